@@ -1,0 +1,2 @@
+//! mkqdisk placeholder.
+fn main() {}
