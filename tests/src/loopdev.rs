@@ -168,7 +168,12 @@ fn losetup(args: &[String]) -> Result<String, LoopError> {
 
 /// Loop devices attached to a lab backing file, as `(device, backing file)` pairs.
 pub fn lab_loop_devices() -> Vec<(PathBuf, PathBuf)> {
-    let Ok(listing) = losetup(&["--list".into(), "--noheadings".into(), "--output".into(), "NAME,BACK-FILE".into()]) else {
+    let Ok(listing) = losetup(&[
+        "--list".into(),
+        "--noheadings".into(),
+        "--output".into(),
+        "NAME,BACK-FILE".into(),
+    ]) else {
         return Vec::new();
     };
     listing
