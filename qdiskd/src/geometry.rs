@@ -32,6 +32,7 @@ pub const SECTOR_SIZES: std::ops::RangeInclusive<u32> = 512..=65536;
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Layout {
     /// Red Hat's layout: 16 nodes, readable and writable by Red Hat's qdiskd and mkqdisk.
+    #[serde(rename = "redhat")]
     Classic,
     /// Our layout for larger or faster clusters; Red Hat's tools do not recognise it.
     Extended {

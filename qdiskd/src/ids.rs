@@ -2,8 +2,9 @@
 
 use std::fmt;
 
-/// A cluster node's id: 1..=16 in Red Hat's layout, 1..=256 in the extended one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+/// A cluster node's id: 1..=16 in Red Hat's layout, 1..=256 in the extended one (0, the
+/// default, is no node).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, serde::Serialize)]
 #[serde(transparent)]
 pub struct NodeId(pub u32);
 

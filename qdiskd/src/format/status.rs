@@ -194,8 +194,10 @@ pub struct StatusBlock {
     /// Highest possible score.
     pub score_max: u16,
     /// Average duration of the writer's recent status writes.
+    #[serde(rename = "average_write_us", serialize_with = "as_micros")]
     pub average_write: Duration,
     /// Duration of one recent status write.
+    #[serde(rename = "last_write_us", serialize_with = "as_micros")]
     pub last_write: Duration,
     /// The writing daemon's incarnation.
     pub incarnation: Incarnation,
@@ -222,10 +224,8 @@ impl StatusBlock {
     }
 }
 
-impl Default for NodeId {
-    fn default() -> Self {
-        NodeId(0)
-    }
+fn as_micros<S: serde::Serializer>(d: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_u128(d.as_micros())
 }
 
 fn micros_saturating(d: Duration) -> u32 {
