@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs, on a fresh Debian 12 machine as root, every Debian package the tests, the lab and
+# the demo need. Safe to run again: it installs only what is missing.
+set -euo pipefail
+
+PACKAGES=(
+  # Loop devices, namespaces, mounts: losetup, unshare, mkfs.ext4, ip, ping.
+  util-linux
+  e2fsprogs
+  iproute2
+  iputils-ping
+  procps
+  psmisc
+  kmod
+)
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ "${#missing[@]}" -eq 0 ]; then
+  exit 0
+fi
+
+echo "install-test-deps: installing ${missing[*]}"
+# Packages such as snmpd or openipmi must not start their services while being installed:
+# the lab starts its own copies inside namespaces.
+policy=/usr/sbin/policy-rc.d
+had_policy=0
+[ -e "$policy" ] && had_policy=1
+if [ "$had_policy" -eq 0 ]; then
+  printf '#!/bin/sh\nexit 101\n' >"$policy"
+  chmod 755 "$policy"
+  trap 'rm -f "$policy"' EXIT
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"
