@@ -29,7 +29,12 @@ struct Sample {
 fn measure(disk: &mut QuorumDisk, mode: ReadMode, iterations: usize) -> Sample {
     // Warm up, and check every slot decodes: a benchmark of a broken read is worthless.
     for slot in disk.read_all(mode).expect("read pass") {
-        assert!(slot.block.is_ok(), "slot {} bad: {:?}", slot.node, slot.block);
+        assert!(
+            slot.block.is_ok(),
+            "slot {} bad: {:?}",
+            slot.node,
+            slot.block
+        );
     }
     let ios_before = disk.device().io_count();
     let mut times: Vec<Duration> = (0..iterations)
