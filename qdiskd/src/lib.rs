@@ -13,6 +13,7 @@
 //! finds candidate block devices in sysfs without opening any of them.
 
 pub mod aligned;
+pub mod cycle;
 pub mod device;
 pub mod disk;
 pub mod format;
@@ -20,6 +21,8 @@ pub mod geometry;
 pub mod ids;
 pub mod mounts;
 pub mod scan;
+pub mod time;
+pub mod timing;
 
 pub use format::{BlockId, FormatError};
 pub use ids::{Incarnation, NodeId};

@@ -1,0 +1,311 @@
+//! The qdiskd core under simulated time: targeted scenarios, then thousands of random
+//! schedules with crashes, pauses, restarts, I/O failures and stalls.
+//!
+//! `SIM_SEEDS=N` sets how many random schedules run (default 2000); `SIM_SEED=S` replays one.
+
+mod sim;
+
+use std::time::Duration;
+
+use qdisk::cycle::{Event, Score};
+use qdisk::format::NodeState;
+use qdisk::geometry::Layout;
+use qdisk::timing::{Timing, TimingRequest};
+use qdisk::NodeId;
+use sim::{Fault, Sim};
+
+fn timing(layout: Layout) -> Timing {
+    let request = TimingRequest {
+        interval: Some(Duration::from_secs(1)),
+        tko: Some(6),
+        ..TimingRequest::default()
+    };
+    Timing::resolve(
+        request,
+        Duration::from_secs(13),
+        matches!(layout, Layout::Extended { .. }),
+    )
+    .expect("valid timing")
+}
+
+const EXTENDED: Layout = Layout::Extended { max_nodes: 20 };
+
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+fn cluster(seed: u64, n: u32, layout: Layout) -> Sim {
+    let mut sim = Sim::new(seed, n, layout, timing(layout), false);
+    for id in 1..=n {
+        sim.start(id);
+    }
+    sim
+}
+
+#[test]
+fn a_quiet_cluster_elects_the_lowest_node_and_everyone_holds_votes() {
+    for layout in [Layout::Classic, EXTENDED] {
+        let mut sim = cluster(1, 3, layout);
+        sim.run_until(secs(30));
+        sim.assert_safe();
+        assert_eq!(sim.state(1), Some(NodeState::Master), "{layout:?}");
+        assert_eq!(sim.state(2), Some(NodeState::Running));
+        assert_eq!(sim.state(3), Some(NodeState::Running));
+        assert!((1..=3).all(|id| sim.votes(id)), "all three hold the votes");
+        // Master only after init (tko) + upgrade_wait + master_wait cycles, not before.
+        let t = timing(layout);
+        let became = sim
+            .first_event(|n, e| n == NodeId(1) && *e == Event::MasterChanged(Some(NodeId(1))))
+            .expect("node 1 became master");
+        assert!(became >= t.interval * (t.tko + t.master_wait), "{became:?}");
+        assert!(sim.nodes.iter().all(|n| n.fenced.is_empty()));
+    }
+}
+
+#[test]
+fn a_lone_node_becomes_master() {
+    let mut sim = cluster(2, 1, EXTENDED);
+    sim.run_until(secs(20));
+    assert_eq!(sim.state(1), Some(NodeState::Master));
+    assert!(sim.votes(1));
+}
+
+#[test]
+fn a_killed_master_is_declared_dead_and_replaced() {
+    let t = timing(EXTENDED);
+    let mut sim = cluster(3, 3, EXTENDED);
+    sim.schedule(secs(30), 1, Fault::Crash);
+    sim.run_until(secs(60));
+    sim.assert_safe();
+    let down = sim
+        .first_event(|n, e| n == NodeId(2) && *e == Event::NodeDown(NodeId(1)))
+        .expect("node 2 declares node 1 dead");
+    let detection = down - secs(30);
+    // Dead after (tko+1)·interval without a change, plus at most one cycle.
+    assert!(detection >= t.interval * (t.tko + 1), "{detection:?}");
+    assert!(detection <= t.interval * (t.tko + 3), "{detection:?}");
+    assert_eq!(sim.state(2), Some(NodeState::Master));
+    assert_eq!(sim.state(3), Some(NodeState::Running));
+    assert!(sim.votes(2) && sim.votes(3));
+}
+
+#[test]
+fn a_node_paused_past_tko_is_evicted_and_fences_on_resume_without_writing() {
+    let mut sim = cluster(4, 3, EXTENDED);
+    sim.schedule(secs(30), 3, Fault::Pause(secs(15)));
+    sim.run_until(secs(60));
+    // The checker verifies that node 3 never wrote after the notice landed.
+    sim.assert_safe();
+    assert!(sim
+        .first_event(|n, e| n == NodeId(1) && *e == Event::EvictionWritten(NodeId(3)))
+        .is_some());
+    let fenced = &sim.nodes[2].fenced;
+    assert_eq!(fenced.len(), 1, "{fenced:?}");
+    assert!(
+        fenced[0].0 == secs(45),
+        "fenced the moment it resumed: {fenced:?}"
+    );
+    assert!(
+        fenced[0].1.contains("no status write completed"),
+        "{fenced:?}"
+    );
+}
+
+#[test]
+fn a_short_pause_is_survived() {
+    let t = timing(EXTENDED);
+    let mut sim = cluster(5, 3, EXTENDED);
+    sim.schedule(secs(30), 2, Fault::Pause(t.interval * (t.tko - 2)));
+    sim.run_until(secs(60));
+    sim.assert_safe();
+    assert!(sim.nodes.iter().all(|n| n.fenced.is_empty()));
+    assert!(sim
+        .first_event(|_, e| matches!(e, Event::NodeDown(_)))
+        .is_none());
+}
+
+#[test]
+fn a_stuck_write_fences_at_the_deadline_while_the_write_hangs() {
+    let t = timing(EXTENDED);
+    let mut sim = cluster(6, 2, EXTENDED);
+    sim.schedule(secs(30), 2, Fault::StallIo(secs(100)));
+    sim.run_until(secs(60));
+    sim.assert_safe();
+    let (at, why) = &sim.nodes[1].fenced[0];
+    assert!(why.contains("no status write completed"), "{why}");
+    assert!(*at <= secs(30) + t.write_deadline() + t.interval, "{at:?}");
+}
+
+#[test]
+fn failing_io_fences_before_the_peers_could_evict() {
+    let mut sim = cluster(7, 3, EXTENDED);
+    sim.schedule(secs(30), 3, Fault::FailIo(secs(100)));
+    sim.run_until(secs(60));
+    sim.assert_safe();
+    assert_eq!(sim.nodes[2].fenced.len(), 1);
+    assert!(sim
+        .first_event(|n, e| n == NodeId(1) && *e == Event::NodeDown(NodeId(3)))
+        .is_some());
+}
+
+#[test]
+fn a_restarted_node_rejoins_with_a_new_incarnation() {
+    let mut sim = cluster(8, 2, EXTENDED);
+    sim.schedule(secs(30), 2, Fault::Crash);
+    sim.schedule(secs(50), 2, Fault::Restart);
+    sim.run_until(secs(90));
+    sim.assert_safe();
+    assert_eq!(sim.state(2), Some(NodeState::Running));
+    assert!(sim.votes(2));
+    let ups = sim
+        .events
+        .iter()
+        .filter(|(_, n, e)| *n == NodeId(1) && *e == Event::NodeUp(NodeId(2)))
+        .count();
+    assert_eq!(ups, 2, "seen up before the crash and after the restart");
+}
+
+#[test]
+fn losing_the_score_withdraws_the_votes_and_fences() {
+    let mut sim = cluster(9, 2, EXTENDED);
+    sim.run_until(secs(30));
+    assert!(sim.votes(2));
+    sim.set_score(2, Score { score: 0, max: 2 });
+    sim.run_until(secs(40));
+    sim.assert_safe();
+    assert!(sim.nodes[1].fenced[0]
+        .1
+        .contains("score 0/2 is below the required 2"));
+}
+
+#[test]
+fn with_master_wins_only_the_master_holds_votes() {
+    let mut sim = Sim::new(10, 2, EXTENDED, timing(EXTENDED), true);
+    sim.start(1);
+    sim.start(2);
+    sim.run_until(secs(30));
+    assert!(sim.votes(1));
+    assert!(!sim.votes(2));
+}
+
+#[test]
+fn a_master_shutting_down_hands_over_without_waiting_for_tko() {
+    let t = timing(EXTENDED);
+    let mut sim = cluster(11, 3, EXTENDED);
+    sim.run_until(secs(30));
+    sim.shutdown(1);
+    sim.run_until(secs(60));
+    sim.assert_safe();
+    assert!(sim.nodes[0].fenced[0].1.contains("Shutdown"));
+    let left = sim
+        .first_event(|n, e| n == NodeId(2) && *e == Event::NodeLeft(NodeId(1)))
+        .expect("node 2 sees node 1 leave");
+    let master = sim
+        .first_event(|n, e| n == NodeId(2) && *e == Event::MasterChanged(Some(NodeId(2))))
+        .expect("node 2 takes over");
+    assert!(left - secs(30) <= t.interval * 3, "{left:?}");
+    assert!(master - left <= t.interval * (t.upgrade_wait + t.master_wait + 3));
+    assert!(sim
+        .first_event(|_, e| matches!(e, Event::NodeDown(_)))
+        .is_none());
+}
+
+#[test]
+fn a_foreign_block_in_our_slot_fences_before_any_write() {
+    use qdisk::cycle::{Action, CoreConfig, FenceReason, QdiskCore};
+    use qdisk::disk::SlotRead;
+    use qdisk::format::StatusBlock;
+    use qdisk::time::BootTime;
+    use qdisk::Incarnation;
+
+    let cfg = CoreConfig {
+        node: NodeId(2),
+        layout: EXTENDED,
+        timing: timing(EXTENDED),
+        master_wins: false,
+        min_score: None,
+        fence_on_score_loss: true,
+        io_timeout: false,
+        paranoid: false,
+        max_error_cycles: 0,
+    };
+    let mut core = QdiskCore::new(cfg, Incarnation(7), BootTime::ZERO);
+    while core.poll_action().is_some() {}
+    core.handle_write_done(BootTime::ZERO, NodeId(2), true);
+    core.handle_timeout(BootTime::ZERO);
+    assert_eq!(core.poll_action(), Some(Action::ReadAll));
+    let slots: Vec<SlotRead> = (1..=20)
+        .map(|id| SlotRead {
+            node: NodeId(id),
+            block: Ok(if id == 2 {
+                StatusBlock {
+                    node: NodeId(2),
+                    updated_by: 1,
+                    state: NodeState::Evicted,
+                    ..StatusBlock::default()
+                }
+            } else {
+                StatusBlock::initial(NodeId(id), 0)
+            }),
+        })
+        .collect();
+    let now = BootTime(Duration::from_millis(10));
+    core.handle_read(now, BootTime::ZERO, &slots);
+    let actions: Vec<Action> = std::iter::from_fn(|| core.poll_action()).collect();
+    assert!(
+        actions.contains(&Action::SelfFence(FenceReason::Evicted { by: 1 })),
+        "{actions:?}"
+    );
+    assert!(
+        !actions.iter().any(|a| matches!(a, Action::Write { .. })),
+        "no write after the notice: {actions:?}"
+    );
+    assert!(core.is_done());
+    assert_eq!(core.poll_timeout(), None);
+}
+
+fn seeds() -> Vec<u64> {
+    if let Some(seed) = std::env::var("SIM_SEED").ok().and_then(|s| s.parse().ok()) {
+        return vec![seed];
+    }
+    let count = std::env::var("SIM_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2000);
+    (0..count).collect()
+}
+
+#[test]
+fn random_schedules_never_break_safety() {
+    let mut longest_overlap = Duration::ZERO;
+    let mut fences = 0;
+    let mut downs = 0;
+    for seed in seeds() {
+        let layout = if seed % 3 == 0 {
+            Layout::Classic
+        } else {
+            EXTENDED
+        };
+        let n = 2 + (seed % 5) as u32;
+        let mut sim = cluster(seed, n, layout);
+        sim.random_faults(secs(120), 2 + (seed % 7) as usize);
+        sim.run_until(secs(150));
+        sim.assert_safe();
+        longest_overlap = longest_overlap.max(sim.checker.longest_overlap);
+        fences += sim.nodes.iter().map(|n| n.fenced.len()).sum::<usize>();
+        downs += sim
+            .events
+            .iter()
+            .filter(|(_, _, e)| matches!(e, Event::NodeDown(_)))
+            .count();
+    }
+    let t = timing(EXTENDED);
+    eprintln!(
+        "longest two-master overlap {longest_overlap:?}; {fences} fences, {downs} deaths declared"
+    );
+    assert!(fences > 0 && downs > 0, "the schedules must actually hurt");
+    assert!(
+        longest_overlap <= t.interval * (t.master_wait + 2),
+        "two masters for {longest_overlap:?}"
+    );
+}
