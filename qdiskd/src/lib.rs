@@ -13,11 +13,16 @@
 //! finds candidate block devices in sysfs without opening any of them.
 
 pub mod aligned;
+pub mod api;
+pub mod client;
+pub mod config;
 pub mod cycle;
+pub mod daemon;
 pub mod device;
 pub mod disk;
 pub mod format;
 pub mod geometry;
+pub mod heuristics;
 pub mod ids;
 pub mod mounts;
 pub mod scan;

@@ -1,0 +1,379 @@
+//! The qdiskd driver: wires [`crate::cycle::QdiskCore`] and [`crate::heuristics::Heuristics`]
+//! to the disk (an I/O thread), heuristic programs, the API socket and the status file.
+//!
+//! The main loop decides nothing: it feeds the cores events and the time, carries out their
+//! actions, and sleeps until the earliest deadline either core asks for (quinn's driver
+//! shape). Because the disk is only touched by the I/O thread, the cores' deadlines fire
+//! even while a read or write hangs in the kernel.
+
+pub mod fence;
+pub mod io;
+pub mod locate;
+pub mod rt;
+pub mod runner;
+pub mod server;
+pub mod status_file;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{channel, RecvTimeoutError, Sender};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::api::{EventReply, NodeReport, StatusReply, API_VERSION};
+use crate::config::QdiskdConfig;
+use crate::cycle::{Action, Event, ExitReason, PeerView, QdiskCore};
+use crate::device::DeviceOptions;
+use crate::disk::QuorumDisk;
+use crate::heuristics::{HeuristicEvent, Heuristics};
+use crate::ids::Incarnation;
+use crate::time::BootTime;
+use io::{IoCommand, IoDone};
+use server::Shared;
+
+/// A message to the main loop.
+#[derive(Debug)]
+pub enum Msg {
+    /// The I/O thread finished something.
+    Io(IoDone),
+    /// A heuristic run ended.
+    Heuristic {
+        /// Which.
+        index: usize,
+        /// Exit status 0.
+        success: bool,
+    },
+}
+
+/// How qdiskd ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Clean shutdown.
+    Stopped,
+    /// Too many consecutive read errors (`max_error_cycles`).
+    GaveUp,
+}
+
+/// Why qdiskd could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Configuration, disk or environment problem, with the fix.
+    #[error("{0}")]
+    Refused(String),
+}
+
+fn refuse(message: impl Into<String>) -> StartError {
+    StartError::Refused(message.into())
+}
+
+fn incarnation() -> Incarnation {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    Incarnation(now.as_secs() << 32 | u64::from(now.subsec_micros()))
+}
+
+fn view_name(view: PeerView) -> &'static str {
+    match view {
+        PeerView::Unknown => "unknown",
+        PeerView::Coming { .. } => "coming",
+        PeerView::Up => "up",
+        PeerView::Down { .. } => "down",
+    }
+}
+
+fn event_reply(now: BootTime, event: &Event) -> EventReply {
+    let (name, node, detail) = match event {
+        Event::NodeUp(n) => ("node_up", Some(n.0), format!("node {n} is up")),
+        Event::NodeDown(n) => ("node_down", Some(n.0), format!("node {n} is DOWN")),
+        Event::NodeLeft(n) => ("node_left", Some(n.0), format!("node {n} shut down")),
+        Event::NodeRestarted(n) => ("node_restarted", Some(n.0), format!("node {n} restarted")),
+        Event::NodeUndead(n) => ("node_undead", Some(n.0), format!("node {n} is undead")),
+        Event::EvictionWritten(n) => (
+            "eviction_written",
+            Some(n.0),
+            format!("writing eviction notice for node {n}"),
+        ),
+        Event::MasterChanged(m) => (
+            "master_changed",
+            m.map(|m| m.0),
+            m.map_or("no master".to_string(), |m| {
+                format!("node {m} is the master")
+            }),
+        ),
+        Event::StateChanged(s) => ("state_changed", None, format!("state {}", s.name())),
+        Event::VotesChanged { held } => (
+            "votes_changed",
+            None,
+            if *held {
+                "holding the quorum-disk votes"
+            } else {
+                "not holding the quorum-disk votes"
+            }
+            .to_string(),
+        ),
+        Event::ScoreChanged { score, sufficient } => (
+            "score_changed",
+            None,
+            format!(
+                "score {}/{} {}",
+                score.score,
+                score.max,
+                if *sufficient {
+                    "sufficient: upgrading"
+                } else {
+                    "insufficient: downgrading"
+                }
+            ),
+        ),
+    };
+    EventReply {
+        version: API_VERSION,
+        at_ms: now.0.as_millis() as u64,
+        event: name.into(),
+        node,
+        detail,
+    }
+}
+
+/// Runs qdiskd until `stop` is set (clean shutdown), the core exits, or it self-fences (in
+/// which case this function does not return).
+pub fn run(config: &QdiskdConfig, stop: Arc<AtomicBool>) -> Result<Outcome, StartError> {
+    let armed = fence::arm(config.self_fence).map_err(|e| refuse(format!("self_fence: {e}")))?;
+    tracing::info!("self-fence action: {armed}");
+
+    let device = locate::locate(&config.target).map_err(refuse)?;
+    let disk = QuorumDisk::open(
+        &device,
+        DeviceOptions {
+            write: true,
+            ..DeviceOptions::default()
+        },
+    )
+    .map_err(|e| refuse(e.to_string()))?;
+    let layout = disk.header().layout;
+    if !disk.geometry().contains(config.node) {
+        return Err(refuse(format!(
+            "node id {} has no slot on {} ({} layout, {} slots); re-create the disk with mkqdisk --nodes",
+            config.node,
+            device.display(),
+            layout.name(),
+            layout.max_nodes()
+        )));
+    }
+    let timing = config
+        .resolve_timing(layout)
+        .map_err(|e| refuse(e.to_string()))?;
+    tracing::info!(
+        "quorum disk {} (label '{}', {} layout): interval {:?}, tko {}, tko_up {}, master_wait {}, upgrade_wait {}, votes {}{}",
+        device.display(),
+        disk.header().label,
+        layout.name(),
+        timing.interval,
+        timing.tko,
+        timing.tko_up,
+        timing.master_wait,
+        timing.upgrade_wait,
+        config.votes,
+        if config.master_wins { ", master_wins" } else { "" }
+    );
+    let label = disk.header().label.clone();
+
+    if config.lock_memory {
+        if let Err(e) = rt::lock_memory() {
+            tracing::warn!("{e}; continuing without locked memory");
+        }
+    }
+    if let Err(e) = rt::set_scheduler(config.scheduler, config.priority) {
+        tracing::warn!("{e}; continuing with the normal scheduler");
+    }
+
+    let shared = Arc::new(Shared::default());
+    server::serve(&config.socket, Arc::clone(&shared))
+        .map_err(|e| refuse(format!("API socket {}: {e}", config.socket.display())))?;
+
+    let (msg_tx, msg_rx) = channel::<Msg>();
+    let (io_tx, io_rx) = channel::<IoCommand>();
+    let io_done = msg_tx.clone();
+    std::thread::Builder::new()
+        .name("qdisk-io".into())
+        .spawn(move || io::run(disk, io_rx, io_done))
+        .map_err(|e| refuse(format!("cannot start the I/O thread: {e}")))?;
+
+    let now = BootTime::now();
+    let mut core = QdiskCore::new(config.core_config(layout, timing), incarnation(), now);
+    let mut heuristics = Heuristics::new(config.heuristic_specs(&timing), now);
+    let mut running: Vec<Option<u32>> = vec![None; heuristics.specs().len()];
+    let mut stopping = false;
+    let base_status = StatusReply {
+        version: API_VERSION,
+        node: config.node.0,
+        node_name: config.node_name.clone(),
+        votes: config.votes,
+        device: device.display().to_string(),
+        label,
+        layout: layout.name().into(),
+        interval_ms: timing.interval.as_millis() as u64,
+        tko: timing.tko,
+        ..StatusReply::default()
+    };
+
+    loop {
+        let now = BootTime::now();
+        if stop.load(Ordering::Relaxed) && !stopping {
+            stopping = true;
+            tracing::info!("shutting down: leaving the quorum disk cleanly");
+            core.handle_shutdown(now);
+        }
+        heuristics.handle_timeout(now);
+        core.handle_score(now, heuristics.score());
+        core.handle_timeout(now);
+        while let Some(index) = heuristics.poll_run(now) {
+            running[index] =
+                runner::start(index, &heuristics.specs()[index].program, msg_tx.clone());
+        }
+        for event in heuristics.take_events() {
+            match event {
+                HeuristicEvent::Up(i) => {
+                    tracing::info!("heuristic '{}' UP", heuristics.specs()[i].program)
+                }
+                HeuristicEvent::Down { index, misses } => tracing::warn!(
+                    "heuristic '{}' DOWN ({misses}/{})",
+                    heuristics.specs()[index].program,
+                    heuristics.specs()[index].tko
+                ),
+                HeuristicEvent::TimedOut(i) => {
+                    tracing::warn!(
+                        "heuristic '{}' exceeded its timeout of {:?}; killed",
+                        heuristics.specs()[i].program,
+                        heuristics.specs()[i].timeout
+                    );
+                    if let Some(pgid) = running[i].take() {
+                        runner::kill(pgid);
+                    }
+                }
+            }
+        }
+        while let Some(action) = core.poll_action() {
+            match action {
+                Action::ReadAll => send_io(&io_tx, IoCommand::ReadAll),
+                Action::Write { block, not_after } => {
+                    send_io(&io_tx, IoCommand::Write { block, not_after })
+                }
+                Action::Event(event) => {
+                    let reply = event_reply(now, &event);
+                    tracing::info!("{}", reply.detail);
+                    shared.publish(&serde_json::to_string(&reply).unwrap_or_default());
+                }
+                Action::SelfFence(reason) => {
+                    let reply = EventReply {
+                        version: API_VERSION,
+                        at_ms: now.0.as_millis() as u64,
+                        event: "self_fence".into(),
+                        node: Some(config.node.0),
+                        detail: reason.to_string(),
+                    };
+                    shared.publish(&serde_json::to_string(&reply).unwrap_or_default());
+                    fence::fire(&armed, &reason.to_string());
+                }
+                Action::Exit(ExitReason::Shutdown) => {
+                    let _ = std::fs::remove_file(&config.socket);
+                    return Ok(Outcome::Stopped);
+                }
+                Action::Exit(ExitReason::TooManyErrors) => {
+                    tracing::error!("too many I/O errors; giving up");
+                    let _ = std::fs::remove_file(&config.socket);
+                    return Ok(Outcome::GaveUp);
+                }
+            }
+        }
+        publish_status(&core, &base_status, &shared, config);
+
+        let deadline = [core.poll_timeout(), heuristics.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min();
+        // Wake at least every 200 ms to notice a stop request.
+        let wait = deadline
+            .map_or(Duration::from_millis(200), |d| d.since(BootTime::now()))
+            .min(Duration::from_millis(200));
+        match msg_rx.recv_timeout(wait) {
+            Ok(msg) => handle(&mut core, &mut heuristics, &mut running, msg),
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => {
+                return Err(refuse("internal channel closed"));
+            }
+        }
+        // Drain whatever else arrived without waiting.
+        while let Ok(msg) = msg_rx.try_recv() {
+            handle(&mut core, &mut heuristics, &mut running, msg);
+        }
+    }
+}
+
+fn send_io(io: &Sender<IoCommand>, command: IoCommand) {
+    // A stuck I/O thread keeps its queue; the core's deadlines handle that case.
+    let _ = io.send(command);
+}
+
+fn handle(
+    core: &mut QdiskCore,
+    heuristics: &mut Heuristics,
+    running: &mut [Option<u32>],
+    msg: Msg,
+) {
+    let now = BootTime::now();
+    match msg {
+        Msg::Io(IoDone::Read { started, result }) => match result {
+            Ok(slots) => core.handle_read(now, started, &slots),
+            Err(e) => {
+                tracing::warn!("read pass failed: {e}");
+                core.handle_read_failed(now);
+            }
+        },
+        Msg::Io(IoDone::Write { slot, ok, error }) => {
+            if let Some(e) = error {
+                tracing::warn!("write of slot {slot} failed: {e}");
+            }
+            core.handle_write_done(now, slot, ok);
+        }
+        Msg::Heuristic { index, success } => {
+            if let Some(slot) = running.get_mut(index) {
+                *slot = None;
+            }
+            heuristics.handle_result(index, now, success);
+        }
+    }
+}
+
+fn publish_status(core: &QdiskCore, base: &StatusReply, shared: &Shared, config: &QdiskdConfig) {
+    let status = core.status();
+    let reply = StatusReply {
+        state: status.state.name().into(),
+        master: status.master.map(|m| m.0),
+        votes_held: status.votes_held,
+        score: status.score.score,
+        score_max: status.score.max,
+        required_score: status.required_score,
+        nodes: status
+            .peers
+            .iter()
+            .filter(|(_, v)| *v != PeerView::Unknown)
+            .map(|(id, view)| NodeReport {
+                node: id.0,
+                view: view_name(*view).into(),
+                disk_state: String::new(),
+            })
+            .collect(),
+        visible: status.visible.iter().map(|n| n.0).collect(),
+        quorate: status.quorate.iter().map(|n| n.0).collect(),
+        ..base.clone()
+    };
+    if let Ok(mut current) = shared.status.lock() {
+        if *current != reply {
+            if let Some(path) = &config.status_file {
+                status_file::write(path, &reply);
+            }
+            *current = reply;
+        }
+    }
+}
