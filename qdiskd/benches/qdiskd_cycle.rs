@@ -60,8 +60,12 @@ fn timing(case: &Case) -> Timing {
         tko: Some(10),
         ..TimingRequest::default()
     };
-    Timing::resolve(request, case.interval * 40, matches!(case.layout, Layout::Extended { .. }))
-        .expect("timing")
+    Timing::resolve(
+        request,
+        case.interval * 40,
+        matches!(case.layout, Layout::Extended { .. }),
+    )
+    .expect("timing")
 }
 
 fn thread_cpu() -> Duration {
@@ -104,8 +108,14 @@ fn cycle_cost(case: &Case) -> (Duration, Duration, f64) {
         now: 1_700_000_000,
     };
     let mut disk = initialise(open(), &request, &mut |_| {}).expect("initialise");
-    let mut peers = QuorumDisk::open(dev.path(), DeviceOptions { write: true, ..DeviceOptions::default() })
-        .expect("peer writer");
+    let mut peers = QuorumDisk::open(
+        dev.path(),
+        DeviceOptions {
+            write: true,
+            ..DeviceOptions::default()
+        },
+    )
+    .expect("peer writer");
     let timing = timing(case);
     let cfg = CoreConfig {
         node: NodeId(1),
@@ -139,7 +149,9 @@ fn cycle_cost(case: &Case) -> (Duration, Duration, f64) {
                 heartbeat,
                 ..StatusBlock::default()
             };
-            peers.write_status(&block, 1_700_000_000 + u64::from(cycle)).expect("peer write");
+            peers
+                .write_status(&block, 1_700_000_000 + u64::from(cycle))
+                .expect("peer write");
         }
         let io_before = disk.device().io_count();
         let cpu_before = thread_cpu();
@@ -186,7 +198,9 @@ fn detection(case: &Case, trials: u64) -> Vec<Duration> {
         }
         let settle = timing.interval * (timing.tko + timing.master_wait + timing.upgrade_wait + 5);
         // Random phase within one interval, random victim.
-        let phase = Duration::from_micros((seed * 7919 % 1_000_000) * timing.interval.as_micros() as u64 / 1_000_000);
+        let phase = Duration::from_micros(
+            (seed * 7919 % 1_000_000) * timing.interval.as_micros() as u64 / 1_000_000,
+        );
         let victim = 1 + (seed % u64::from(case.nodes)) as u32;
         let kill_at = settle + phase;
         sim.schedule(kill_at, victim, sim::Fault::Crash);
@@ -199,7 +213,11 @@ fn detection(case: &Case, trials: u64) -> Vec<Duration> {
             .filter(|(t, _, e)| *t >= kill_at && *e == Event::NodeDown(NodeId(victim)))
             .map(|(t, _, _)| *t - kill_at)
             .collect();
-        assert_eq!(downs.len() as u32, survivors, "every survivor declares the victim dead");
+        assert_eq!(
+            downs.len() as u32,
+            survivors,
+            "every survivor declares the victim dead"
+        );
         latencies.push(downs.into_iter().max().expect("survivors"));
     }
     latencies
@@ -239,7 +257,11 @@ fn main() {
         "nodes", "interval", "min", "median", "p90", "max", "(tko+1)·I"
     );
     for case in cases() {
-        let n = if case.nodes > 100 { trials.min(15) } else { trials };
+        let n = if case.nodes > 100 {
+            trials.min(15)
+        } else {
+            trials
+        };
         let lat = detection(&case, n);
         let t = timing(&case);
         let ms = |d: Duration| format!("{:.0} ms", d.as_secs_f64() * 1000.0);
