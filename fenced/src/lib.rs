@@ -1,3 +1,12 @@
-//! Fencing as a service: fence topology, the request queue, policy, history and unfencing.
+//! Fencing as a service: who may fence whom, how, and what happened.
 //!
-//! This crate is laid out by the workspace design; its content arrives with the fenced issue.
+//! The principal type is [`queue::FenceQueue`], a pure state machine (it does no I/O and
+//! reads no clock) that turns fence and unfence requests into device invocations, walking
+//! each victim's fence levels ([`topology::Topology`]) with retries, back-off, delays and a
+//! quorum gate, and produces a [`history::Record`] for every operation. The daemon (driver,
+//! configuration, API) is built around it.
+
+pub mod history;
+pub mod queue;
+pub mod time;
+pub mod topology;
