@@ -6,6 +6,8 @@
 //! quorum gate, and produces a [`history::Record`] for every operation. The daemon (driver,
 //! configuration, API) is built around it.
 
+pub mod agent;
+pub mod config;
 pub mod history;
 pub mod queue;
 pub mod time;
