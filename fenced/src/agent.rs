@@ -113,7 +113,7 @@ pub fn run(
                 .lines()
                 .chain(stdout.lines())
                 .filter(|l| !l.trim().is_empty())
-                .last()
+                .next_back()
                 .unwrap_or("")
                 .to_string();
             Err(mask_secrets(
