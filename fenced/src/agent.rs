@@ -112,8 +112,7 @@ pub fn run(
             let detail = stderr
                 .lines()
                 .chain(stdout.lines())
-                .filter(|l| !l.trim().is_empty())
-                .next_back()
+                .rfind(|l| !l.trim().is_empty())
                 .unwrap_or("")
                 .to_string();
             Err(mask_secrets(
