@@ -7,8 +7,13 @@
 //! configuration, API) is built around it.
 
 pub mod agent;
+pub mod api;
+pub mod client;
 pub mod config;
+pub mod daemon;
+pub mod direct;
 pub mod history;
 pub mod queue;
+pub mod store;
 pub mod time;
 pub mod topology;

@@ -267,6 +267,11 @@ impl FenceQueue {
         }
     }
 
+    /// Makes new operation ids start after `last` (ids in the history never repeat).
+    pub fn skip_ids(&mut self, last: u64) {
+        self.next_op = self.next_op.max(last + 1);
+    }
+
     // ----- getters -------------------------------------------------------------------
 
     /// Operations in progress.

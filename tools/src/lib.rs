@@ -2,6 +2,7 @@
 //! takes parsed arguments and returns an exit status; the binaries in `src/bin` only parse
 //! and call it (ripgrep's thin `main`).
 
+pub mod fence;
 pub mod mkqdisk;
 pub mod output;
 pub mod timefmt;

@@ -1,0 +1,334 @@
+//! The fenced driver: the queue core, fence agents on worker threads, the history store and
+//! the API socket. The main loop decides nothing; it feeds the queue and carries out its
+//! actions.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{channel, RecvTimeoutError, Sender};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use crate::agent;
+use crate::api::{OpReport, Payload, Reply, Request, RequestLine, API_VERSION};
+use crate::config::FencedConfig;
+use crate::history::{FenceAction, Origin, Record};
+use crate::queue::{Action, CallId, FenceQueue, OpId, OpState, QueueEvent};
+use crate::store::HistoryStore;
+use crate::time::BootTime;
+use crate::topology::NodeName;
+
+enum Msg {
+    Api(Request, Sender<Reply>),
+    CallDone(CallId, Result<(), String>),
+}
+
+/// Reads `CLOCK_BOOTTIME`.
+pub fn boot_now() -> BootTime {
+    let ts = rustix::time::clock_gettime(rustix::time::ClockId::Boottime);
+    BootTime(Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
+}
+
+fn wall_now() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Describes an operation's state in words.
+pub fn state_words(state: &OpState, now: BootTime) -> String {
+    match state {
+        OpState::Delaying { until } => format!("delaying ({:?} left)", until.since(now)),
+        OpState::AwaitingQuorum => "waiting for quorum (or an acknowledgement)".into(),
+        OpState::RunningLevel { level, attempt, .. } => {
+            format!("running level {} (attempt {})", level + 1, attempt + 1)
+        }
+        OpState::BackingOff { until } => {
+            format!("every level failed; retrying in {:?}", until.since(now))
+        }
+    }
+}
+
+fn serve(listener: UnixListener, tx: Sender<Msg>) {
+    for stream in listener.incoming().map_while(Result::ok) {
+        let tx = tx.clone();
+        std::thread::spawn(move || connection(stream, &tx));
+    }
+}
+
+fn write_reply(stream: &mut UnixStream, reply: &Reply) -> bool {
+    let line = serde_json::to_string(reply).unwrap_or_default();
+    stream.write_all(line.as_bytes()).is_ok() && stream.write_all(b"\n").is_ok()
+}
+
+fn connection(stream: UnixStream, tx: &Sender<Msg>) {
+    let Ok(mut writer) = stream.try_clone() else {
+        return;
+    };
+    for line in BufReader::new(stream).lines().map_while(Result::ok) {
+        let request = match serde_json::from_str::<RequestLine>(&line) {
+            Ok(RequestLine {
+                version: API_VERSION,
+                request,
+            }) => request,
+            Ok(RequestLine { version, .. }) => {
+                write_reply(
+                    &mut writer,
+                    &Reply::error(format!("unsupported API version {version}")),
+                );
+                continue;
+            }
+            Err(e) => {
+                write_reply(&mut writer, &Reply::error(format!("bad request: {e}")));
+                continue;
+            }
+        };
+        let (reply_tx, reply_rx) = channel();
+        if tx.send(Msg::Api(request, reply_tx)).is_err() {
+            return;
+        }
+        // One reply, or a stream (wait / subscribe) until the main loop drops the sender.
+        for reply in reply_rx {
+            if !write_reply(&mut writer, &reply) {
+                return;
+            }
+        }
+    }
+}
+
+/// Runs fenced until `stop` is set.
+pub fn run(config: &FencedConfig, stop: Arc<AtomicBool>) -> Result<(), String> {
+    let mut store = HistoryStore::open(&config.history_file, config.history_limit)
+        .map_err(|e| format!("history file {}: {e}", config.history_file.display()))?;
+    let seed = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let mut queue = FenceQueue::new(config.queue_config(seed));
+    queue.skip_ids(store.last_id());
+    let now = boot_now();
+    if config.assume_quorate {
+        queue.handle_quorum(now, true);
+    }
+
+    let socket = &config.socket;
+    if socket.exists() {
+        if UnixStream::connect(socket).is_ok() {
+            return Err(format!("another fenced answers on {}", socket.display()));
+        }
+        std::fs::remove_file(socket).map_err(|e| format!("{}: {e}", socket.display()))?;
+    }
+    if let Some(dir) = socket.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    let listener = UnixListener::bind(socket).map_err(|e| format!("{}: {e}", socket.display()))?;
+    std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| format!("{}: {e}", socket.display()))?;
+    let (tx, rx) = channel::<Msg>();
+    let server_tx = tx.clone();
+    std::thread::spawn(move || serve(listener, server_tx));
+    tracing::info!(
+        "fenced ready: {} devices, {} nodes, history {} ({} records)",
+        config.devices.len(),
+        config.topology.nodes.len(),
+        config.history_file.display(),
+        store.records().count()
+    );
+
+    let mut waiters: BTreeMap<OpId, Vec<Sender<Reply>>> = BTreeMap::new();
+    let mut subscribers: Vec<Sender<Reply>> = Vec::new();
+    while !stop.load(Ordering::Relaxed) {
+        let now = boot_now();
+        queue.handle_timeout(now);
+        while let Some(action) = queue.poll_action() {
+            match action {
+                Action::Run(call) => {
+                    let Some(device) = config.devices.get(&call.device).cloned() else {
+                        let _ = tx.send(Msg::CallDone(
+                            call.call,
+                            Err(format!("no device {}", call.device)),
+                        ));
+                        continue;
+                    };
+                    tracing::info!(
+                        "fencing {}: level {} device {} action {}",
+                        call.target,
+                        call.level,
+                        call.device,
+                        agent::action_name(call.action)
+                    );
+                    let done = tx.clone();
+                    std::thread::spawn(move || {
+                        let result = agent::run(
+                            &device,
+                            &call.target,
+                            &call.args,
+                            agent::action_name(call.action),
+                        );
+                        let _ = done.send(Msg::CallDone(call.call, result));
+                    });
+                }
+                Action::Finished(mut record) => {
+                    record.finished_at = wall_now();
+                    record.requested_at =
+                        record.finished_at.saturating_sub(record.elapsed_ms / 1000);
+                    tracing::info!(
+                        "{} {:?}: {:?}",
+                        record.target,
+                        record.action,
+                        record.outcome
+                    );
+                    if let Err(e) = store.append(record.clone()) {
+                        tracing::error!("cannot write the history: {e}");
+                    }
+                    let reply = Reply::ok(Payload::Finished {
+                        record: record.clone(),
+                    });
+                    if let Some(ws) = waiters.remove(&OpId(record.id)) {
+                        for w in ws {
+                            let _ = w.send(reply.clone());
+                        }
+                    }
+                    subscribers.retain(|s| s.send(reply.clone()).is_ok());
+                }
+                Action::Event(event) => match event {
+                    QueueEvent::AwaitingQuorum(n) => {
+                        tracing::warn!("fencing of {n} waits for quorum")
+                    }
+                    QueueEvent::Delaying(n, d) => tracing::info!("fencing of {n} in {d:?}"),
+                    QueueEvent::BackingOff(n, round, d) => {
+                        tracing::warn!("every fence level of {n} failed; round {round} in {d:?}")
+                    }
+                    QueueEvent::LevelFailed(n, l) => {
+                        tracing::warn!("fence level {l} of {n} failed")
+                    }
+                },
+            }
+        }
+        let wait = queue
+            .poll_timeout()
+            .map_or(Duration::from_millis(200), |t| t.since(boot_now()))
+            .min(Duration::from_millis(200));
+        let msg = match rx.recv_timeout(wait) {
+            Ok(msg) => msg,
+            Err(RecvTimeoutError::Timeout) => continue,
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        let now = boot_now();
+        match msg {
+            Msg::CallDone(call, result) => {
+                if let Err(e) = &result {
+                    tracing::warn!("{e}");
+                }
+                queue.handle_result(now, call, result);
+            }
+            Msg::Api(request, reply) => handle_api(
+                &mut queue,
+                &store,
+                &mut waiters,
+                &mut subscribers,
+                now,
+                request,
+                reply,
+            ),
+        }
+    }
+    let _ = std::fs::remove_file(socket);
+    Ok(())
+}
+
+fn handle_api(
+    queue: &mut FenceQueue,
+    store: &HistoryStore,
+    waiters: &mut BTreeMap<OpId, Vec<Sender<Reply>>>,
+    subscribers: &mut Vec<Sender<Reply>>,
+    now: BootTime,
+    request: Request,
+    reply: Sender<Reply>,
+) {
+    let mut accept = |result: Result<OpId, crate::queue::RequestError>,
+                      wait: bool,
+                      reply: Sender<Reply>| match result {
+        Ok(id) => {
+            let _ = reply.send(Reply::ok(Payload::Accepted { id: id.0 }));
+            if wait {
+                waiters.entry(id).or_default().push(reply);
+            }
+        }
+        Err(e) => {
+            let _ = reply.send(Reply::error(e.to_string()));
+        }
+    };
+    match request {
+        Request::Fence {
+            target,
+            action,
+            origin,
+            wait,
+        } => {
+            let action = if action == FenceAction::On {
+                FenceAction::Off
+            } else {
+                action
+            };
+            tracing::info!("{origin} asks to fence {target} ({action:?})");
+            let result = queue.handle_request(now, NodeName(target), action, origin);
+            accept(result, wait, reply);
+        }
+        Request::Unfence { target, wait } => {
+            let result = queue.handle_request(
+                now,
+                NodeName(target),
+                FenceAction::On,
+                Origin::Admin("api".into()),
+            );
+            accept(result, wait, reply);
+        }
+        Request::Ack { target, by } => {
+            tracing::warn!("{by} acknowledges {target} as safely down (manual override)");
+            queue.handle_ack(now, NodeName(target), by);
+            let _ = reply.send(Reply::ok(Payload::Done));
+        }
+        Request::Status => {
+            let ops = queue
+                .ops()
+                .into_iter()
+                .map(|op| OpReport {
+                    id: op.id.0,
+                    target: op.target.0,
+                    action: op.action,
+                    origin: op.origin,
+                    state: state_words(&op.state, now),
+                    round: op.round,
+                    attempts: op.attempts,
+                })
+                .collect();
+            let _ = reply.send(Reply::ok(Payload::Status {
+                quorate: queue.is_quorate(),
+                ops,
+            }));
+        }
+        Request::History { target, limit } => {
+            let mut records: Vec<Record> = store
+                .records()
+                .filter(|r| target.as_ref().is_none_or(|t| r.target.0 == *t))
+                .cloned()
+                .collect();
+            if let Some(limit) = limit {
+                let skip = records.len().saturating_sub(limit);
+                records.drain(..skip);
+            }
+            let _ = reply.send(Reply::ok(Payload::History { records }));
+        }
+        Request::Quorum { quorate } => {
+            queue.handle_quorum(now, quorate);
+            let _ = reply.send(Reply::ok(Payload::Done));
+        }
+        Request::Rejoined { target } => {
+            queue.handle_rejoin(now, NodeName(target));
+            let _ = reply.send(Reply::ok(Payload::Done));
+        }
+        Request::Subscribe => subscribers.push(reply),
+    }
+}

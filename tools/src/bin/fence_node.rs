@@ -1,0 +1,8 @@
+//! fence_node: fence or unfence a cluster node. See `fence_node --help`.
+
+use clap::Parser;
+
+fn main() {
+    let args = tools::fence::node::Args::parse();
+    std::process::exit(tools::fence::node::run(&args));
+}

@@ -1,0 +1,169 @@
+//! `fence_tool ls | history [NODE] | ack NODE | dump`: what fenced is doing and has done.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use fenced::api::{Payload, Request};
+use fenced::client::FencedClient;
+use fenced::config::DEFAULT_SOCKET;
+
+use super::render;
+use crate::say;
+
+const AFTER_LONG_HELP: &str = "\
+EXAMPLES:
+    fence_tool ls                   operations in progress, and whether we are quorate
+    fence_tool history web1         every fence operation on web1, with each device tried
+    fence_tool ack web1             declare web1 safely down (only after checking it!)
+    fence_tool history --json       for scripts
+
+EXIT STATUS:
+    0 success, 1 fenced not reachable or the request refused, 2 invalid command line";
+
+/// Arguments of fence_tool.
+#[derive(Debug, Parser)]
+#[command(name = "fence_tool", version, about = "Query and control fenced", after_long_help = AFTER_LONG_HELP)]
+pub struct Args {
+    /// What to do
+    #[command(subcommand)]
+    pub command: Command,
+    /// fenced's socket
+    #[arg(long, global = true, value_name = "PATH", default_value = DEFAULT_SOCKET)]
+    pub socket: PathBuf,
+    /// Print JSON
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+/// fence_tool's subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Operations in progress and the quorum state
+    Ls,
+    /// Past operations (of NODE, or all)
+    History {
+        /// Only this node
+        node: Option<String>,
+        /// At most this many, newest last
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Declare NODE safely down: ends its fencing as acknowledged (manual override)
+    Ack {
+        /// The node
+        node: String,
+        /// Do not ask for confirmation
+        #[arg(short = 'y', long)]
+        yes: bool,
+    },
+    /// Everything fenced knows: status and the whole history, as JSON
+    Dump,
+}
+
+/// Runs fence_tool.
+pub fn run(args: &Args) -> i32 {
+    match execute(args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("fence_tool: {e}");
+            1
+        }
+    }
+}
+
+fn json(value: &impl serde::Serialize) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_default()
+}
+
+fn execute(args: &Args) -> Result<i32, Box<dyn std::error::Error>> {
+    let mut client = FencedClient::connect(&args.socket)?;
+    let timeout = Some(Duration::from_secs(10));
+    match &args.command {
+        Command::Ls => {
+            let status = client.call(Request::Status, timeout)?;
+            if args.json {
+                say!("{}", json(&status));
+            } else if let Payload::Status { quorate, ops } = status {
+                say!(
+                    "partition: {}",
+                    if quorate {
+                        "quorate"
+                    } else {
+                        "NOT quorate (cluster fencing waits)"
+                    }
+                );
+                if ops.is_empty() {
+                    say!("no fence operation in progress");
+                }
+                for op in ops {
+                    say!(
+                        "#{} {} {}: {} (round {}, {} device calls), asked by {}",
+                        op.id,
+                        render::action(op.action),
+                        op.target,
+                        op.state,
+                        op.round,
+                        op.attempts,
+                        op.origin
+                    );
+                }
+            }
+        }
+        Command::History { node, limit } => {
+            let history = client.call(
+                Request::History {
+                    target: node.clone(),
+                    limit: Some(*limit),
+                },
+                timeout,
+            )?;
+            if args.json {
+                say!("{}", json(&history));
+            } else if let Payload::History { records } = history {
+                if records.is_empty() {
+                    say!("no fence operations recorded");
+                }
+                for r in &records {
+                    crate::output::print_stdout(&render::record(r));
+                }
+            }
+        }
+        Command::Ack { node, yes } => {
+            if !yes {
+                crate::output::print_stdout(&format!(
+                    "Acknowledging {node} as fenced lets the cluster take over its resources.\nOnly do this after checking that {node} is powered off or cut off from shared storage.\nProceed [N/y]? "
+                ));
+                let mut answer = String::new();
+                std::io::stdin().read_line(&mut answer)?;
+                if !matches!(answer.trim(), "y" | "Y" | "yes") {
+                    say!("not acknowledged");
+                    return Ok(1);
+                }
+            }
+            client.call(
+                Request::Ack {
+                    target: node.clone(),
+                    by: super::who(),
+                },
+                timeout,
+            )?;
+            say!("{node} acknowledged as safely down");
+        }
+        Command::Dump => {
+            let status = client.call(Request::Status, timeout)?;
+            let history = client.call(
+                Request::History {
+                    target: None,
+                    limit: None,
+                },
+                timeout,
+            )?;
+            say!(
+                "{}",
+                json(&serde_json::json!({ "status": status, "history": history }))
+            );
+        }
+    }
+    Ok(0)
+}
