@@ -57,6 +57,11 @@ pub enum Request {
         /// Whether it is quorate.
         quorate: bool,
     },
+    /// The membership layer's current members (startup fencing, averted fencing).
+    Membership {
+        /// Member node names.
+        members: Vec<String>,
+    },
     /// A node rejoined the cluster.
     Rejoined {
         /// The node.

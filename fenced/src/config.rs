@@ -113,6 +113,7 @@ struct RawFenced {
     history_limit: Option<usize>,
     socket: Option<PathBuf>,
     assume_quorate: Option<bool>,
+    unfence_on_start: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -190,6 +191,9 @@ pub struct FencedConfig {
     pub socket: PathBuf,
     /// Treat the partition as quorate without being told (standalone use, no hbd).
     pub assume_quorate: bool,
+    /// Unfence this node when fenced starts, before anything touches shared storage (RHCS
+    /// runs `fence_node -U` at start; default on).
+    pub unfence_on_start: bool,
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -372,6 +376,7 @@ impl FencedConfig {
                 .and_then(|f| f.socket.clone())
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_SOCKET)),
             assume_quorate: f.and_then(|f| f.assume_quorate).unwrap_or(false),
+            unfence_on_start: f.and_then(|f| f.unfence_on_start).unwrap_or(true),
         })
     }
 
@@ -381,6 +386,8 @@ impl FencedConfig {
         q.post_fail_delay = self.post_fail_delay;
         q.random_delay_max = self.random_delay_max;
         q.level_retries = self.level_retries;
+        q.post_join_delay = self.post_join_delay;
+        q.clean_start = self.clean_start;
         q
     }
 }

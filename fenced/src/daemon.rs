@@ -111,6 +111,29 @@ pub fn run(config: &FencedConfig, stop: Arc<AtomicBool>) -> Result<(), String> {
     if config.assume_quorate {
         queue.handle_quorum(now, true);
     }
+    if config.unfence_on_start {
+        let me = NodeName(
+            rustix::system::uname()
+                .nodename()
+                .to_string_lossy()
+                .into_owned(),
+        );
+        let has_unfence = config
+            .topology
+            .node(&me)
+            .is_some_and(|n| !n.unfence.is_empty());
+        if has_unfence {
+            tracing::info!("unfencing this node ({me}) before it touches shared storage");
+            if let Err(e) = queue.handle_request(
+                now,
+                me,
+                FenceAction::On,
+                Origin::Admin("fenced start".into()),
+            ) {
+                tracing::warn!("cannot unfence this node: {e}");
+            }
+        }
+    }
 
     let socket = &config.socket;
     if socket.exists() {
@@ -323,6 +346,10 @@ fn handle_api(
         }
         Request::Quorum { quorate } => {
             queue.handle_quorum(now, quorate);
+            let _ = reply.send(Reply::ok(Payload::Done));
+        }
+        Request::Membership { members } => {
+            queue.handle_membership(now, members.into_iter().map(NodeName).collect());
             let _ = reply.send(Reply::ok(Payload::Done));
         }
         Request::Rejoined { target } => {

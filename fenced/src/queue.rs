@@ -54,6 +54,11 @@ pub struct QueueConfig {
     pub backoff_max: Duration,
     /// Rounds before unfencing gives up.
     pub unfence_rounds: u32,
+    /// At the first quorate membership, wait this long for missing nodes to join before
+    /// fencing them (RHCS `post_join_delay`, default 6 s).
+    pub post_join_delay: Duration,
+    /// Do not fence nodes missing at the first quorate membership (RHCS `clean_start`).
+    pub clean_start: bool,
     /// Seed of the random delays (`None`: from the driver's entropy).
     pub rng_seed: u64,
 }
@@ -69,6 +74,8 @@ impl QueueConfig {
             backoff_initial: Duration::from_secs(5),
             backoff_max: Duration::from_secs(60),
             unfence_rounds: 3,
+            post_join_delay: Duration::from_secs(6),
+            clean_start: false,
             rng_seed,
         }
     }
@@ -214,6 +221,8 @@ pub struct FenceQueue {
     next_op: u64,
     next_call: u64,
     actions: VecDeque<Action>,
+    members: Option<BTreeSet<NodeName>>,
+    startup_done: bool,
 }
 
 /// One device step of a level for an action.
@@ -264,6 +273,8 @@ impl FenceQueue {
             next_op: 1,
             next_call: 1,
             actions: VecDeque::new(),
+            members: None,
+            startup_done: false,
         }
     }
 
@@ -404,7 +415,69 @@ impl FenceQueue {
     /// The partition became quorate or lost quorum.
     pub fn handle_quorum(&mut self, now: BootTime, quorate: bool) {
         self.quorate = quorate;
+        self.startup_fencing(now);
         self.advance(now);
+    }
+
+    /// The membership layer's current members. Nodes that joined are treated as rejoined
+    /// (their pending fencing is averted); at the first quorate membership, every configured
+    /// node that is missing is fenced after `post_join_delay`, unless `clean_start`.
+    pub fn handle_membership(&mut self, now: BootTime, members: BTreeSet<NodeName>) {
+        let previous = self.members.replace(members.clone());
+        for node in &members {
+            if previous.as_ref().is_none_or(|p| !p.contains(node)) {
+                self.handle_rejoin(now, node.clone());
+            }
+        }
+        self.startup_fencing(now);
+        self.advance(now);
+    }
+
+    fn startup_fencing(&mut self, now: BootTime) {
+        if self.startup_done || !self.quorate {
+            return;
+        }
+        let Some(members) = self.members.clone() else {
+            return;
+        };
+        self.startup_done = true;
+        if self.cfg.clean_start {
+            return;
+        }
+        let missing: Vec<NodeName> = self
+            .cfg
+            .topology
+            .nodes
+            .keys()
+            .filter(|n| !members.contains(*n))
+            .cloned()
+            .collect();
+        for node in missing {
+            let id = OpId(self.next_op);
+            self.next_op += 1;
+            self.actions.push_back(Action::Event(QueueEvent::Delaying(
+                node.clone(),
+                self.cfg.post_join_delay,
+            )));
+            self.ops.insert(
+                id,
+                Op {
+                    id,
+                    target: node,
+                    action: FenceAction::Off,
+                    origin: Origin::Cluster("startup fencing".into()),
+                    joined: Vec::new(),
+                    state: OpState::Delaying {
+                        until: now + self.cfg.post_join_delay,
+                    },
+                    round: 1,
+                    started: now,
+                    attempts: Vec::new(),
+                    on_failures: Vec::new(),
+                    failed_this_level: false,
+                },
+            );
+        }
     }
 
     /// A device call ended: `Ok(())` or why it failed (timeouts included).

@@ -597,3 +597,55 @@ fn random_schedules_keep_the_queue_invariants() {
         }
     }
 }
+
+#[test]
+fn nodes_missing_at_the_first_quorate_membership_are_fenced_after_post_join_delay_unless_they_join()
+{
+    let mut c = cfg();
+    c.post_join_delay = Duration::from_secs(6);
+    let mut w = World::new(
+        c.clone(),
+        &[("ipmi1", Behaviour::Works), ("ipmi2", Behaviour::Works)],
+    );
+    // World::new made the partition quorate; membership arrives: only web2 is up.
+    let members = [node("web2")].into_iter().collect();
+    w.queue.handle_membership(w.now, members);
+    w.drain();
+    w.run(Duration::from_secs(3));
+    assert!(w.calls.is_empty(), "waits post_join_delay");
+    w.run(Duration::from_secs(10));
+    assert_eq!(w.calls.len(), 1);
+    assert_eq!(w.calls[0].1, "ipmi1", "web1 never joined: fenced");
+    assert_eq!(
+        w.finished[0].origin,
+        Origin::Cluster("startup fencing".into())
+    );
+
+    // web1 joins within the delay: averted.
+    let mut w = World::new(
+        c.clone(),
+        &[("ipmi1", Behaviour::Works), ("ipmi2", Behaviour::Works)],
+    );
+    w.queue
+        .handle_membership(w.now, [node("web2")].into_iter().collect());
+    w.drain();
+    w.run(Duration::from_secs(3));
+    w.queue
+        .handle_membership(w.now, [node("web1"), node("web2")].into_iter().collect());
+    w.drain();
+    w.run(Duration::from_secs(20));
+    assert!(w.calls.is_empty());
+    assert!(matches!(w.finished[0].outcome, Outcome::Cancelled(_)));
+
+    // clean_start: nobody is fenced at start.
+    c.clean_start = true;
+    let mut w = World::new(
+        c,
+        &[("ipmi1", Behaviour::Works), ("ipmi2", Behaviour::Works)],
+    );
+    w.queue
+        .handle_membership(w.now, [node("web2")].into_iter().collect());
+    w.drain();
+    w.run(Duration::from_secs(20));
+    assert!(w.calls.is_empty() && w.finished.is_empty());
+}
