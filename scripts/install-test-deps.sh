@@ -12,6 +12,24 @@ PACKAGES=(
   procps
   psmisc
   kmod
+  # The lab (package lab in tests/): packet loss on switch ports (nft), the FUSE fault disk
+  # (fuse3: fusermount3 fallback for the pure-Rust mount), BMCs (ipmi_sim) and the
+  # independent IPMI client, the switch's SNMP agent and its clients, serial PTY pairs and
+  # UDP probes (socat), mount/nsenter/setsid.
+  nftables
+  fuse3
+  openipmi
+  ipmitool
+  snmpd
+  snmp
+  socat
+  mount
+  coreutils
+  # stonith-plugins: Debian's fence_ipmilan, the peer our IPMI agent is compared with and
+  # benchmarked against (fence-agents 4.12.1).
+  fence-agents
+  # xmllint: validates our agents' -o metadata against fence-agents' metadata.rng.
+  libxml2-utils
 )
 
 missing=()

@@ -1,10 +1,46 @@
 //! The test lab: a whole cluster on one machine, built from real parts.
 //!
-//! Everything here runs as root and touches only what it created itself: loop devices over
-//! sparse files it made ([`loopdev::LoopDevice`]), and later network namespaces, BMC
-//! simulators, a switch and serial lines. Every resource is released on drop, also when a
-//! test panics.
+//! [`Lab`] is the principal type: [`Lab::builder`] brings up N nodes (network namespaces
+//! with their own hostname, private directories and cgroup, see [`node::Node`]) wired
+//! through a switch namespace ([`switch::Switch`]) on one or two heartbeat media and a
+//! management network ([`topology`] has the address plan), with optionally a shared disk
+//! with per-node fault injection ([`disk::SharedDisk`] over FUSE, [`faultdisk`]), a BMC per
+//! node ([`bmc::Bmc`], OpenIPMI's ipmi_sim whose chassis power really controls the node)
+//! and an SNMP agent on the switch ([`snmp::SnmpAgent`], net-snmp's snmpd). Serial lines are
+//! PTY pairs ([`serial::SerialPair`]). The [`nemesis`] injects faults, the [`timeline`]
+//! records what happened, and [`wait`] is how tests wait.
+//!
+//! Everything runs as root and touches only what it created itself. Every object carries a
+//! unique name ([`unique`]) and is removed on drop, also when a test panics; [`sweep`]
+//! removes what a killed run left behind and lists leftovers. Loop devices over plain
+//! sparse files ([`loopdev::LoopDevice`]) are available on their own too.
 
+pub mod bmc;
+pub mod cgroup;
+pub mod cluster;
+pub mod cmd;
+pub mod disk;
+pub mod error;
+pub mod faultdisk;
 pub mod loopdev;
+pub mod nemesis;
+pub mod netns;
+pub mod node;
+pub mod owner;
+pub mod process;
 pub mod root;
+pub mod serial;
+pub mod snmp;
+pub mod sweep;
+pub mod switch;
+pub mod timeline;
+pub mod topology;
 pub mod unique;
+pub mod wait;
+
+pub use cluster::{Lab, LabBuilder};
+pub use error::{LabError, Result};
+pub use faultdisk::DiskFault;
+pub use nemesis::Direction;
+pub use node::{Daemon, Node, Power};
+pub use topology::Net;

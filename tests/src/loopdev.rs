@@ -78,6 +78,13 @@ impl LoopBuilder {
                 path: std::env::temp_dir(),
                 source,
             })?;
+        // The sweeper removes only devices whose owner is dead.
+        crate::owner::Owner::me()
+            .write_to(dir.path())
+            .map_err(|source| LoopError::BackingFile {
+                path: dir.path().to_path_buf(),
+                source,
+            })?;
         let backing = dir.path().join(format!("{}.img", unique_name("disk")));
         let file = std::fs::File::create(&backing).map_err(|source| LoopError::BackingFile {
             path: backing.clone(),

@@ -1,0 +1,274 @@
+//! `lab`: bring a test lab up by hand, sweep leftovers of killed runs, check for leftovers.
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand};
+use lab::sweep::{leftovers, sweep};
+use lab::Lab;
+
+/// The qdisk/fencing test lab: a whole cluster on this machine (run as root).
+#[derive(Debug, Parser)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Bring a lab up, print its nodes, addresses, BMCs and disk, wait, then tear it down.
+    Up {
+        /// Number of nodes (1-99).
+        #[arg(long, default_value_t = 3)]
+        nodes: usize,
+        /// Heartbeat media (1 or 2).
+        #[arg(long, default_value_t = 2)]
+        media: u8,
+        /// Size of the shared disk in MiB (0 for none).
+        #[arg(long, default_value_t = 64)]
+        disk_mib: u64,
+        /// Sector size of the shared disk (512 or 4096).
+        #[arg(long, default_value_t = 512)]
+        sector_size: u32,
+        /// Do not start BMCs (ipmi_sim).
+        #[arg(long)]
+        no_bmcs: bool,
+        /// Do not start the switch's SNMP agent (snmpd).
+        #[arg(long)]
+        no_snmp: bool,
+        /// Tear down after this many seconds instead of waiting for Ctrl-C / SIGTERM.
+        #[arg(long, value_name = "SECS")]
+        hold: Option<f64>,
+    },
+    /// Time full labs (2 media, 64 MiB shared disk, BMCs, SNMP) coming up and going down.
+    Bench {
+        /// Number of nodes.
+        #[arg(long, default_value_t = 3)]
+        nodes: usize,
+        /// How many times.
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
+    /// Remove leftovers of labs whose process is dead (namespaces, cgroups and their
+    /// processes, FUSE mounts, loop devices, directories).
+    Sweep,
+    /// List lab objects on this machine; exit 1 if any is left over from a dead lab.
+    Check,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if !lab::root::is_root() {
+        eprintln!("lab: must run as root (namespaces, loop devices, cgroups)");
+        return ExitCode::from(2);
+    }
+    match cli.command {
+        Command::Up {
+            nodes,
+            media,
+            disk_mib,
+            sector_size,
+            no_bmcs,
+            no_snmp,
+            hold,
+        } => up(
+            nodes,
+            media,
+            disk_mib,
+            sector_size,
+            !no_bmcs,
+            !no_snmp,
+            hold,
+        ),
+        Command::Bench { nodes, runs } => bench(nodes, runs),
+        Command::Sweep => {
+            let removed = sweep();
+            for l in &removed {
+                println!("removed {l}");
+            }
+            println!("{} leftovers removed", removed.len());
+            ExitCode::SUCCESS
+        }
+        Command::Check => {
+            let all = leftovers();
+            let dead = all.iter().filter(|l| !l.owner_alive).count();
+            for l in &all {
+                println!("{l}");
+            }
+            println!(
+                "{dead} leftovers, {} objects of running labs",
+                all.len() - dead
+            );
+            if dead == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+fn up(
+    nodes: usize,
+    media: u8,
+    disk_mib: u64,
+    sector_size: u32,
+    bmcs: bool,
+    snmp: bool,
+    hold: Option<f64>,
+) -> ExitCode {
+    // Handle Ctrl-C and SIGTERM from the start, so that they end in a teardown.
+    let signal = signal_channel();
+    let mut builder = Lab::builder()
+        .nodes(nodes)
+        .media(media)
+        .bmcs(bmcs)
+        .snmp(snmp);
+    if disk_mib > 0 {
+        builder = builder.shared_disk(disk_mib << 20, sector_size);
+    }
+    let mut lab = match builder.build() {
+        Ok(lab) => lab,
+        Err(e) => {
+            eprintln!("lab: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    print_lab(&lab);
+    println!("up in {:.3} s", lab.up_time().as_secs_f64());
+    match hold {
+        Some(secs) => {
+            let _ = signal.recv_timeout(Duration::from_secs_f64(secs.max(0.0)));
+        }
+        None => {
+            println!("Ctrl-C or SIGTERM tears the lab down");
+            let _ = signal.recv();
+        }
+    }
+    let started = Instant::now();
+    let result = lab.teardown();
+    println!("down in {:.3} s", started.elapsed().as_secs_f64());
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("lab: teardown: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn bench(nodes: usize, runs: usize) -> ExitCode {
+    let mut ups = Vec::new();
+    let mut downs = Vec::new();
+    for run in 1..=runs.max(1) {
+        let started = Instant::now();
+        let built = Lab::builder()
+            .nodes(nodes)
+            .media(2)
+            .shared_disk(64 << 20, 512)
+            .bmcs(true)
+            .snmp(true)
+            .build();
+        let mut lab = match built {
+            Ok(lab) => lab,
+            Err(e) => {
+                eprintln!("lab: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let up = started.elapsed();
+        let started = Instant::now();
+        if let Err(e) = lab.teardown() {
+            eprintln!("lab: teardown: {e}");
+            return ExitCode::FAILURE;
+        }
+        let down = started.elapsed();
+        println!(
+            "run {run}: {nodes}-node lab up {:.3} s, down {:.3} s",
+            up.as_secs_f64(),
+            down.as_secs_f64()
+        );
+        if run == 1 {
+            print!("{}", lab.timeline().render());
+        }
+        ups.push(up);
+        downs.push(down);
+    }
+    ups.sort();
+    downs.sort();
+    println!(
+        "median of {}: up {:.3} s, down {:.3} s",
+        ups.len(),
+        ups[ups.len() / 2].as_secs_f64(),
+        downs[downs.len() / 2].as_secs_f64()
+    );
+    ExitCode::SUCCESS
+}
+
+fn print_lab(lab: &Lab) {
+    println!("lab {} in {}", lab.id(), lab.dir().display());
+    for node in lab.nodes() {
+        let addrs: Vec<String> = node
+            .nets()
+            .iter()
+            .map(|n| format!("{}={} ({})", n.node_ifname(), node.addr(*n), n))
+            .collect();
+        println!(
+            "{}: netns {}  enter: {}  {}",
+            node.hostname(),
+            node.netns().name(),
+            node.enter_script().display(),
+            addrs.join("  ")
+        );
+        if let Ok(bmc) = lab.bmc(node.index()) {
+            println!(
+                "  BMC {}:{} user {} password {}  (ipmitool {})",
+                bmc.addr(),
+                bmc.port(),
+                bmc.credentials().user,
+                bmc.credentials().password,
+                bmc.ipmitool_args().join(" ")
+            );
+        }
+        if let Ok(disk) = lab.disk() {
+            if let Ok(dev) = disk.device(node.index()) {
+                println!("  shared disk {}", dev.display());
+            }
+        }
+    }
+    if let Ok(switch) = lab.switch() {
+        println!("switch: netns {}", switch.netns().name());
+    }
+    if let Ok(snmp) = lab.snmp() {
+        let c = snmp.credentials();
+        println!(
+            "  snmpd {}:161 ro {} rw {} v3 {} (SHA {} / AES {}); ifAdminStatus {}.<ifIndex>",
+            snmp.addr(),
+            c.ro_community,
+            c.rw_community,
+            c.v3_user,
+            c.v3_auth,
+            c.v3_priv,
+            lab::snmp::IF_ADMIN_STATUS
+        );
+    }
+}
+
+/// A channel that receives once SIGINT or SIGTERM arrives; from then on these signals no
+/// longer kill the process, so the lab is always torn down.
+fn signal_channel() -> std::sync::mpsc::Receiver<()> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let (tx, rx) = std::sync::mpsc::channel();
+    match signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) {
+        Ok(mut signals) => {
+            std::thread::spawn(move || {
+                if signals.forever().next().is_some() {
+                    let _ = tx.send(());
+                }
+            });
+        }
+        Err(e) => eprintln!("lab: cannot handle signals ({e}); Ctrl-C will skip teardown"),
+    }
+    rx
+}
