@@ -1,0 +1,103 @@
+//! `fence_qd_ipmilan` against Debian's `fence_ipmilan` (fence-agents 4.12.1, which forks
+//! `ipmitool` for every step), on the same lab BMC (`ipmi_sim`), alternating in one run:
+//! `status`, and `off` to confirmed off, both with `power_wait=0`, lanplus, cipher suite 3.
+//! Prints medians and ratios. Needs root (it starts a lab). `BENCH_ROUNDS` sets the rounds
+//! (default 15). Both agents are started the same way (`ip netns exec` into the switch
+//! namespace, options on stdin), so the baseline cost of that launcher is in both figures;
+//! it is printed on its own too.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use lab::{Lab, Power};
+
+const OURS: &str = env!("CARGO_BIN_EXE_fence_qd_ipmilan");
+const THEIRS: &str = "fence_ipmilan";
+
+fn run(ns: &str, program: &str, stdin: &str) -> (Duration, i32, String) {
+    let t = Instant::now();
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", ns, program])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    if let Some(mut i) = child.stdin.take() {
+        i.write_all(stdin.as_bytes()).expect("stdin");
+    }
+    let out = child.wait_with_output().expect("wait");
+    let took = t.elapsed();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (took, out.status.code().unwrap_or(-1), text)
+}
+
+fn median(v: &mut [Duration]) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    lab::root::require_root("the ipmi_vs_fence_ipmilan benchmark");
+    let rounds: usize = std::env::var("BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(15);
+    let lab = Lab::builder().nodes(1).bmcs(true).build().expect("lab up");
+    let node = lab.node(1);
+    let bmc = lab.bmc(1).expect("bmc");
+    let ns = lab.switch().expect("switch").netns().name().to_string();
+    let options = |action: &str| {
+        format!(
+            "ip={}\nusername={}\npassword={}\nlanplus=1\ncipher=3\npower_wait=0\naction={action}\n",
+            bmc.addr(),
+            bmc.credentials().user,
+            bmc.credentials().password
+        )
+    };
+    let mut times: [[Vec<Duration>; 2]; 2] = Default::default(); // [status|off][ours|theirs]
+    let mut launcher = Vec::new();
+    for round in 0..rounds {
+        let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+        node.power_on().expect("power on");
+        for &who in &order {
+            let program = [OURS, THEIRS][who];
+            let (t, rc, out) = run(&ns, program, &options("status"));
+            assert_eq!(rc, 0, "{program} status: {out}");
+            times[0][who].push(t);
+        }
+        for &who in &order {
+            let program = [OURS, THEIRS][who];
+            node.power_on().expect("power on");
+            let (t, rc, out) = run(&ns, program, &options("off"));
+            assert_eq!(rc, 0, "{program} off: {out}");
+            assert_eq!(node.power().expect("power"), Power::Off, "{program} off");
+            times[1][who].push(t);
+        }
+        launcher.push(run(&ns, "true", "").0);
+    }
+    node.power_on().expect("power on");
+    println!("fence_qd_ipmilan vs fence_ipmilan, {rounds} rounds alternating, lanplus -C 3, power_wait=0");
+    println!(
+        "launcher (ip netns exec true) median: {:.1} ms",
+        median(&mut launcher).as_secs_f64() * 1e3
+    );
+    for (i, name) in ["status", "off (to confirmed off)"].iter().enumerate() {
+        let ours = median(&mut times[i][0]);
+        let theirs = median(&mut times[i][1]);
+        println!(
+            "{name:<24} ours {:>8.1} ms   fence_ipmilan {:>8.1} ms   ratio {:>5.1}x",
+            ours.as_secs_f64() * 1e3,
+            theirs.as_secs_f64() * 1e3,
+            theirs.as_secs_f64() / ours.as_secs_f64()
+        );
+    }
+}
