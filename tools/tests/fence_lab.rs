@@ -34,6 +34,11 @@ struct FenceLab {
 
 impl FenceLab {
     fn start() -> FenceLab {
+        Self::start_with("fence_ipmilan")
+    }
+
+    /// A lab whose working device for node 2 is `agent` (Debian's or ours).
+    fn start_with(agent: &str) -> FenceLab {
         lab::root::require_root("fenced lab tests");
         let lab = Lab::builder().nodes(2).bmcs(true).build().expect("lab");
         let bmc = lab.bmc(2).expect("bmc of node 2");
@@ -63,7 +68,7 @@ power_wait = "0"
 
 [[fence_device]]
 name = "bmc2"
-agent = "fence_ipmilan"
+agent = "{agent}"
 ip = "{addr}"
 ipport = "{port}"
 username = "{user}"
@@ -90,6 +95,7 @@ device = "bmc2"
             port = bmc.port(),
             user = creds.user,
             password = creds.password,
+            agent = agent,
         );
         let node1 = lab.node(1);
         let path = node1
@@ -293,4 +299,32 @@ fn fence_node_fences_and_unfences_through_fenced_and_directly() {
     assert!(stdout.contains("fenced is not running"), "{stdout}");
     assert!(stdout.contains("level 2: bmc2 off"), "{stdout}");
     assert_eq!(node2.power().expect("power"), Power::Off);
+}
+
+#[test]
+fn our_ipmi_agent_works_through_fenced_exactly_like_fence_ipmilan() {
+    let f = FenceLab::start_with(env!("CARGO_BIN_EXE_fence_qd_ipmilan"));
+    let node2 = f.lab.node(2);
+    let out = f.tool(env!("CARGO_BIN_EXE_fence_node"), &["node2"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        f.log()
+    );
+    assert!(stdout.contains("off node2: fenced"), "{stdout}");
+    assert!(stdout.contains("level 2 bmc2 Off: ok"), "{stdout}");
+    assert_eq!(node2.power().expect("power"), Power::Off);
+    assert!(node2.pids().is_empty());
+    let out = f.tool(env!("CARGO_BIN_EXE_fence_node"), &["-U", "node2"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(node2.power().expect("power"), Power::On);
+    assert!(!f
+        .log()
+        .contains(&f.lab.bmc(2).expect("bmc").credentials().password));
 }
