@@ -1,4 +1,13 @@
 //! The heartbeat layer: `ha.cf`/`authkeys`/`haresources`, the wire format, authentication,
 //! media, membership, quorum and the resource manager.
 //!
-//! This crate is laid out by the workspace design; its content arrives with the hbd issues.
+//! So far this crate holds the configuration layer, [`config`]: heartbeat v1's three files
+//! (`ha.cf`, `authkeys`, `haresources`) read exactly as heartbeat 3.0.6 users write them, into
+//! typed values ([`config::HaCf`], [`config::AuthKeys`], [`config::Resources`]) with heartbeat's
+//! defaults applied and its validation rules enforced. Every error is a [`ConfigError`] naming
+//! the file, the line and the fix. Parsing is pure (`&str` in, values out); only the `read_*`
+//! and [`config::load_dir`] functions touch the file system, and nothing here reads a clock.
+
+pub mod config;
+
+pub use config::{ConfigError, ConfigWarning, ErrorKind, NodeName, WarningKind};
