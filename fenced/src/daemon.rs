@@ -286,15 +286,19 @@ fn handle_api(
     match request {
         Request::Fence {
             target,
+            action: FenceAction::On,
+            ..
+        } => {
+            let _ = reply.send(Reply::error(format!(
+                "\"on\" is not a fence action: send an unfence request for {target}"
+            )));
+        }
+        Request::Fence {
+            target,
             action,
             origin,
             wait,
         } => {
-            let action = if action == FenceAction::On {
-                FenceAction::Off
-            } else {
-                action
-            };
             tracing::info!("{origin} asks to fence {target} ({action:?})");
             let result = queue.handle_request(now, NodeName(target), action, origin);
             accept(result, wait, reply);

@@ -237,6 +237,17 @@ pub struct Step {
     pub must_succeed: bool,
 }
 
+/// The configured index of position `level` of `target`'s levels (0 for unfencing).
+fn level_index(topology: &Topology, target: &NodeName, action: FenceAction, level: usize) -> u8 {
+    match action {
+        FenceAction::On => 0,
+        _ => topology
+            .node(target)
+            .and_then(|n| n.levels.get(level))
+            .map_or(0, |l| l.index),
+    }
+}
+
 /// The steps of a level of `devices` devices for `action`.
 pub fn steps(action: FenceAction, devices: usize) -> Vec<Step> {
     let step = |device, action, must_succeed| Step {
@@ -579,18 +590,6 @@ impl FenceQueue {
         }
     }
 
-    fn level_index(&self, op: &Op, level: usize) -> u8 {
-        match op.action {
-            FenceAction::On => 0,
-            _ => self
-                .cfg
-                .topology
-                .node(&op.target)
-                .and_then(|n| n.levels.get(level))
-                .map_or(0, |l| l.index),
-        }
-    }
-
     fn finish(&mut self, id: OpId, now: BootTime, outcome: Outcome) {
         let Some(op) = self.ops.remove(&id) else {
             return;
@@ -641,8 +640,7 @@ impl FenceQueue {
         if op.failed_this_level {
             // The level failed: retry it, or the next level, or back off.
             op.failed_this_level = false;
-            let failed_level = self.level_index(self.ops.get(&id).expect("op"), level);
-            let op = self.ops.get_mut(&id).expect("op");
+            let failed_level = level_index(&self.cfg.topology, &op.target, op.action, level);
             self.actions
                 .push_back(Action::Event(QueueEvent::LevelFailed(
                     op.target.clone(),
@@ -795,15 +793,7 @@ impl FenceQueue {
             }
             let call = CallId(self.next_call);
             self.next_call += 1;
-            let level_index = match op.action {
-                FenceAction::On => 0,
-                _ => self
-                    .cfg
-                    .topology
-                    .node(&op.target)
-                    .and_then(|n| n.levels.get(level))
-                    .map_or(0, |l| l.index),
-            };
+            let level_index = level_index(&self.cfg.topology, &op.target, op.action, level);
             op.state = OpState::RunningLevel {
                 level,
                 attempt,

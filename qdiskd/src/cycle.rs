@@ -257,6 +257,21 @@ impl Peer {
         self.view == PeerView::Up
     }
 
+    /// An up peer showed no change: counts the miss and declares it dead when both rules
+    /// hold, more than `tko` misses and (tko+1)·interval since its last change, counted to
+    /// the start of the read. Returns whether it just died.
+    fn miss(&mut self, read_started: BootTime, t: &Timing) -> bool {
+        self.misses = self.misses.saturating_add(1);
+        let dead =
+            self.misses > t.tko && read_started.since(self.last_change_seen) >= t.death_floor();
+        if dead {
+            self.view = PeerView::Down {
+                evil: self.incarnation,
+            };
+        }
+        dead
+    }
+
     fn disk_state(&self) -> NodeState {
         self.block.as_ref().map_or(NodeState::None, |b| b.state)
     }
@@ -652,19 +667,14 @@ impl QdiskCore {
             Ok(block) => block.clone(),
             Err(_) => {
                 // An unreadable slot shows no sign of life.
-                peer.misses = peer.misses.saturating_add(1);
-                if peer.view == PeerView::Up
-                    && peer.misses > t.tko
-                    && started.since(peer.last_change_seen) >= t.death_floor()
-                {
-                    peer.view = PeerView::Down {
-                        evil: peer.incarnation,
-                    };
-                    events.push(Event::NodeDown(id));
-                    notice = Some(id);
+                if peer.view == PeerView::Up && peer.miss(started, &t) {
+                    self.actions.push_back(Action::Event(Event::NodeDown(id)));
+                    return Some(id);
                 }
-                self.actions.extend(events.into_iter().map(Action::Event));
-                return notice;
+                if peer.view != PeerView::Up {
+                    peer.misses = peer.misses.saturating_add(1);
+                }
+                return None;
             }
         };
         let own_write = block.updated_by == id.0;
@@ -691,17 +701,9 @@ impl QdiskCore {
                 } else if changed {
                     peer.misses = 0;
                     peer.last_change_seen = now;
-                } else {
-                    peer.misses = peer.misses.saturating_add(1);
-                    if peer.misses > t.tko
-                        && started.since(peer.last_change_seen) >= t.death_floor()
-                    {
-                        peer.view = PeerView::Down {
-                            evil: peer.incarnation,
-                        };
-                        events.push(Event::NodeDown(id));
-                        notice = Some(id);
-                    }
+                } else if peer.miss(started, &t) {
+                    events.push(Event::NodeDown(id));
+                    notice = Some(id);
                 }
             }
             PeerView::Down { evil } => {

@@ -51,7 +51,7 @@ pub fn render(s: &StatusReply) -> String {
 pub fn write(path: &Path, status: &StatusReply) {
     let text = render(status);
     if path == Path::new("-") {
-        crate::daemon::status_file::print(&text);
+        print(&text);
         return;
     }
     let tmp = path.with_extension("tmp");

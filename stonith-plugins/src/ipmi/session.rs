@@ -221,6 +221,30 @@ fn protocol(detail: impl Into<String>) -> FenceError {
     }
 }
 
+/// The common head of an RMCP+ handshake reply (Open Session, RAKP 2, RAKP 4): our message
+/// tag, status 0, our console session id, at least `min_len` bytes. `None`: not the reply
+/// this step waits for (ignored, as a stray datagram); `Some(Err)`: the BMC refused or sent
+/// garbage, named by `malformed`.
+fn handshake_reply<'a>(
+    p: &'a [u8],
+    tag: u8,
+    step: &str,
+    malformed: &str,
+    console_id: u32,
+    min_len: usize,
+) -> Option<Result<&'a [u8], FenceError>> {
+    if p.len() < 2 || p[0] != tag {
+        return None;
+    }
+    if p[1] != 0 {
+        return Some(Err(rmcp_plus_error(step, p[1])));
+    }
+    if p.len() < min_len.max(8) || p[4..8] != console_id.to_le_bytes() {
+        return Some(Err(protocol(malformed)));
+    }
+    Some(Ok(p))
+}
+
 /// The algorithms of cipher suites 0–3.
 fn suite(cipher: u8) -> Option<(u8, u8, u8)> {
     match cipher {
@@ -578,16 +602,17 @@ impl Session {
             &mut (),
             |_| open_packet.clone(),
             |_, d| {
-                let p = plain(d, PT_OPEN_RSP)?;
-                if p.len() < 8 || p[0] != 0 {
-                    return None;
-                }
-                if p[1] != 0 {
-                    return Some(Err(rmcp_plus_error("RMCP+ Open Session", p[1])));
-                }
-                if p.len() < 36 || p[4..8] != console_id.to_le_bytes() {
-                    return Some(Err(protocol("malformed RMCP+ Open Session response")));
-                }
+                let p = match handshake_reply(
+                    plain(d, PT_OPEN_RSP)?,
+                    0x00,
+                    "RMCP+ Open Session",
+                    "malformed RMCP+ Open Session response",
+                    console_id,
+                    36,
+                )? {
+                    Ok(p) => p,
+                    Err(e) => return Some(Err(e)),
+                };
                 if p[16] != auth_alg || p[24] != integ_alg || p[32] != conf_alg {
                     return Some(Err(protocol(
                         "the BMC chose other algorithms than cipher suite asked for",
@@ -615,17 +640,18 @@ impl Session {
             &mut (),
             |_| r1_packet.clone(),
             |_, d| {
-                let p = plain(d, PT_RAKP2)?;
-                if p.len() < 2 || p[0] != 0x01 {
-                    return None;
-                }
-                if p[1] != 0 {
-                    return Some(Err(rmcp_plus_error("RAKP 2", p[1])));
-                }
                 let code_len = if auth_alg == 1 { 20 } else { 0 };
-                if p.len() < 40 + code_len || p[4..8] != console_id.to_le_bytes() {
-                    return Some(Err(protocol("malformed RAKP 2")));
-                }
+                let p = match handshake_reply(
+                    plain(d, PT_RAKP2)?,
+                    0x01,
+                    "RAKP 2",
+                    "malformed RAKP 2",
+                    console_id,
+                    40 + code_len,
+                )? {
+                    Ok(p) => p,
+                    Err(e) => return Some(Err(e)),
+                };
                 let mut rc = [0u8; 16];
                 rc.copy_from_slice(&p[8..24]);
                 let mut guid = [0u8; 16];
@@ -677,16 +703,17 @@ impl Session {
             &mut (),
             |_| r3_packet.clone(),
             |_, d| {
-                let p = plain(d, PT_RAKP4)?;
-                if p.len() < 2 || p[0] != 0x02 {
-                    return None;
-                }
-                if p[1] != 0 {
-                    return Some(Err(rmcp_plus_error("RAKP 4", p[1])));
-                }
-                if p.len() < 8 || p[4..8] != console_id.to_le_bytes() {
-                    return Some(Err(protocol("malformed RAKP 4")));
-                }
+                let p = match handshake_reply(
+                    plain(d, PT_RAKP4)?,
+                    0x02,
+                    "RAKP 4",
+                    "malformed RAKP 4",
+                    console_id,
+                    8,
+                )? {
+                    Ok(p) => p,
+                    Err(e) => return Some(Err(e)),
+                };
                 if let Some((_, sik)) = &k1 {
                     let icv = rakp.rakp4_icv(sik);
                     if p.len() < 20 || !crypto::ct_eq(&icv, &p[8..20]) {
