@@ -8,6 +8,9 @@
 //! the file, the line and the fix. Parsing is pure (`&str` in, values out); only the `read_*`
 //! and [`config::load_dir`] functions touch the file system, and nothing here reads a clock.
 
+pub mod api;
+pub mod client;
 pub mod config;
+pub mod media;
 
 pub use config::{ConfigError, ConfigWarning, ErrorKind, NodeName, WarningKind};

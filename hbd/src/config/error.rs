@@ -64,6 +64,12 @@ pub enum ErrorKind {
         /// The directive as written.
         directive: String,
     },
+    /// An error in the native cluster file (TOML syntax, a wrong type, an unknown key).
+    #[error("{message}")]
+    Native {
+        /// What is wrong, and the fix.
+        message: String,
+    },
     /// A directive heartbeat knows but hbd does not implement.
     #[error("`{directive}` is not supported by hbd; {fix}")]
     Unsupported {

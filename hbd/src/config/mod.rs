@@ -11,6 +11,7 @@ mod error;
 pub mod hacf;
 pub mod haresources;
 mod load;
+mod native;
 mod summary;
 mod values;
 
@@ -21,5 +22,6 @@ pub use haresources::{
     parse_haresources, read_haresources, IpAgent, IpSpec, Resource, ResourceGroup, Resources,
 };
 pub use load::{load_dir, local_node_name, Config, Loaded, LocalNode, DEFAULT_DIR};
+pub use native::load_native;
 pub use summary::summary;
 pub use values::{format_time, parse_bool, parse_time, NodeName};
