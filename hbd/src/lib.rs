@@ -8,6 +8,9 @@
 //! the file, the line and the fix. Parsing is pure (`&str` in, values out); only the `read_*`
 //! and [`config::load_dir`] functions touch the file system, and nothing here reads a clock.
 
+pub mod auth;
 pub mod config;
+pub mod proto;
+pub mod wire;
 
 pub use config::{ConfigError, ConfigWarning, ErrorKind, NodeName, WarningKind};
