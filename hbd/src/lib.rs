@@ -12,5 +12,8 @@ pub mod api;
 pub mod client;
 pub mod config;
 pub mod media;
+pub mod auth;
+pub mod proto;
+pub mod wire;
 
 pub use config::{ConfigError, ConfigWarning, ErrorKind, NodeName, WarningKind};
