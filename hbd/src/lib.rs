@@ -9,5 +9,7 @@
 //! and [`config::load_dir`] functions touch the file system, and nothing here reads a clock.
 
 pub mod config;
+pub mod membership;
+pub mod state;
 
 pub use config::{ConfigError, ConfigWarning, ErrorKind, NodeName, WarningKind};
