@@ -290,6 +290,7 @@ impl Membership {
                     .map(|handle| Action::Discard { handle }),
             );
         }
+        self.after_input(now);
     }
 
     /// The quorum-disk daemon reports its votes and whether we hold them.
@@ -515,3 +516,6 @@ impl Membership {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
