@@ -15,5 +15,7 @@ pub mod media;
 pub mod auth;
 pub mod proto;
 pub mod wire;
+pub mod membership;
+pub mod state;
 
 pub use config::{ConfigError, ConfigWarning, ErrorKind, NodeName, WarningKind};
