@@ -9,5 +9,6 @@
 //! and [`config::load_dir`] functions touch the file system, and nothing here reads a clock.
 
 pub mod config;
+pub mod policy;
 
 pub use config::{ConfigError, ConfigWarning, ErrorKind, NodeName, WarningKind};
