@@ -17,5 +17,6 @@ pub mod proto;
 pub mod wire;
 pub mod membership;
 pub mod state;
+pub mod policy;
 
 pub use config::{ConfigError, ConfigWarning, ErrorKind, NodeName, WarningKind};

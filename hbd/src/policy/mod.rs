@@ -1,0 +1,506 @@
+//! The failover policy: who runs which resource group, as a pure state machine.
+//!
+//! Every node runs one [`Policy`]. It does no I/O and reads no clock: the driver feeds it
+//! [`Input`]s with the current monotonic time, carries out the [`Action`]s drained from
+//! [`Policy::poll_action`] after every input, and calls [`Policy::handle_timeout`] when
+//! [`Policy::poll_timeout`] is reached. [`Policy::status`] is the view for `hbctl`.
+//!
+//! # Rules
+//!
+//! - **One decider.** The designated coordinator (DC) is the lowest node id in the quorate
+//!   membership, leaving nodes excluded; every node computes it from its own view. A node
+//!   without quorum has no DC.
+//! - **Rounds.** A DC starts a round on every view change: it announces a [`Stamp`] and
+//!   decides nothing until every member has answered with a [`Report`] that applied a stamp of
+//!   the round. A node answers (and obeys) only the node it believes is its DC, and never
+//!   acts on an announcement older than one it already applied, so once a member has
+//!   answered, no earlier decision (of this DC or any other) can still reach it.
+//! - **Placement.** A node starts a group only when its DC's latest [`Placement`] names it,
+//!   and stops a group the placement does not give it. To move a group the DC first places it
+//!   nowhere, waits until every member has applied that and nobody reports it held, then
+//!   names the new node. A group nobody holds is placed only when every configured node
+//!   outside the membership is known clean: fenced since it was last seen, or left
+//!   gracefully. Until then the DC asks for fencing (and again every `fence_retry` after a
+//!   failure) and the group's reason says which fence it waits for.
+//! - **Quorum loss** (or losing the DC): a node stops everything it holds; a stop that
+//!   fails makes it fence itself. A failed stop always self-fences: never half-stopped.
+//! - **Choice of node.** Pinned node (`takeover`) > current node (with `auto_failback`
+//!   `on`: the preferred node once both are stable; `legacy`: the preferred node as soon as
+//!   it is back; `off`: stay) > preferred node > least loaded node. Nodes in standby for the
+//!   group, nodes the group failed on, nodes not ready (before CommUp) and leaving nodes are
+//!   not eligible. Before its first placement a group waits for its preferred node while
+//!   that node is a member still starting up.
+//! - **Monitoring** (optional): a failed monitor restarts the group in place up to
+//!   `max_restarts` times, then the node reports it failed and the DC moves it.
+//! - **Graceful shutdown**: the node stops everything, reports, and announces
+//!   [`Action::ShutdownComplete`]; the DC places its groups on others without fencing.
+
+mod config;
+mod dc;
+mod local;
+mod msg;
+mod status;
+mod types;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+pub use config::{GroupSpec, MonitorConfig, PolicyConfig, PolicyConfigError};
+pub use msg::{AdminCommand, ClusterMsg, GroupState, Placement, Reason, Report, Scope, Stamp};
+pub use status::{GroupStatus, NodeHealth, NodeStatus, Status};
+pub use types::{GroupId, NodeId, NodeSet, MAX_NODES};
+
+use dc::Coordinator;
+use local::LocalGroup;
+
+/// Something that happened, fed to [`Policy::handle`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// The membership layer's current view: the active members (including this node) and
+    /// whether they form a quorate partition (votes of members, ping nodes and qdisk).
+    Membership {
+        /// Active members.
+        members: NodeSet,
+        /// Whether this partition has quorum.
+        quorate: bool,
+    },
+    /// Communication is up (every node heard from or declared dead after initdead).
+    CommUp,
+    /// A node was declared dead (silence past deadtime): it must be fenced.
+    NodeDead(NodeId),
+    /// A node left gracefully after releasing everything: no fence needed.
+    NodeLeft(NodeId),
+    /// The result of a [`Action::RequestFence`].
+    FenceDone {
+        /// The node fenced.
+        node: NodeId,
+        /// Whether fencing confirmed the node off.
+        ok: bool,
+    },
+    /// A group started here.
+    Started(GroupId),
+    /// A group failed to start here.
+    StartFailed(GroupId),
+    /// A group stopped here (every resource stopped).
+    Stopped(GroupId),
+    /// A group failed to stop here.
+    StopFailed(GroupId),
+    /// A running group's monitor failed.
+    MonitorFailed(GroupId),
+    /// A cluster message from a peer (sender authenticated by the transport).
+    Message {
+        /// The sender.
+        from: NodeId,
+        /// The message.
+        msg: ClusterMsg,
+    },
+    /// An administrator's command issued on this node.
+    Admin(AdminCommand),
+    /// Shut down gracefully.
+    Shutdown,
+}
+
+/// Where a cluster message goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dest {
+    /// Every other node.
+    All,
+    /// One node.
+    Node(NodeId),
+}
+
+/// Why the node fences itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SelfFenceReason {
+    /// A stop failed: the group may be half-stopped.
+    StopFailed {
+        /// The group.
+        group: GroupId,
+        /// Whether the node had quorum at the time.
+        quorate: bool,
+    },
+}
+
+/// Something the driver must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Send a cluster message.
+    Send {
+        /// Destination.
+        to: Dest,
+        /// The message.
+        msg: ClusterMsg,
+    },
+    /// Start a group (resources left to right); answer `Started` or `StartFailed`.
+    Start(GroupId),
+    /// Stop a group (resources right to left); answer `Stopped` or `StopFailed`.
+    Stop(GroupId),
+    /// Run the group's monitor now; answer `MonitorFailed` if it fails (nothing otherwise).
+    Monitor(GroupId),
+    /// Ask fenced to fence a node; answer `FenceDone`.
+    RequestFence(NodeId),
+    /// Fence this node now (reboot). The policy does nothing more afterwards.
+    SelfFence(SelfFenceReason),
+    /// Everything is stopped after `Shutdown`: announce the graceful leave and exit.
+    ShutdownComplete,
+}
+
+/// A fence request's progress, as tracked by this node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FenceState {
+    /// Nothing asked.
+    Idle,
+    /// Asked, no answer yet.
+    Pending,
+    /// The last attempt failed; ask again at this time.
+    RetryAt(Duration),
+}
+
+/// What this node knows about one node.
+#[derive(Debug, Clone)]
+pub(crate) struct Peer {
+    pub(crate) health: NodeHealth,
+    pub(crate) fence: FenceState,
+    pub(crate) fence_failures: u32,
+    pub(crate) report: Option<Report>,
+    /// Latest announcement applied from this node as DC.
+    pub(crate) highwater: Option<Stamp>,
+}
+
+/// Why the policy stopped acting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Done {
+    Finished,
+    SelfFenced,
+}
+
+/// One node's failover policy. See the [module documentation](self).
+#[derive(Debug)]
+pub struct Policy {
+    pub(crate) cfg: PolicyConfig,
+    pub(crate) now: Duration,
+    pub(crate) actions: VecDeque<Action>,
+    /// Messages from this node to itself.
+    pub(crate) loopback: VecDeque<ClusterMsg>,
+    pub(crate) view: NodeSet,
+    pub(crate) quorate: bool,
+    pub(crate) comm_up: bool,
+    pub(crate) peers: Vec<Peer>,
+    pub(crate) local: Vec<LocalGroup>,
+    pub(crate) leaving: bool,
+    pub(crate) done: Option<Done>,
+    pub(crate) report_seq: u64,
+    pub(crate) report_dirty: bool,
+    /// The DC this node follows.
+    pub(crate) follow: Option<NodeId>,
+    /// Latest placement applied (from any DC), for status and for a new DC to inherit.
+    pub(crate) placement: Option<(NodeId, Placement)>,
+    pub(crate) next_resend: Duration,
+    /// Announcement counter when this node is DC.
+    pub(crate) stamp_seq: u64,
+    pub(crate) dc: Option<Coordinator>,
+}
+
+impl Policy {
+    /// A policy for a node that has just started, holding nothing.
+    pub fn new(cfg: PolicyConfig, now: Duration) -> Self {
+        let n = cfg.nodes.len();
+        let g = cfg.groups.len();
+        let mut peers = vec![
+            Peer {
+                health: NodeHealth::Unknown,
+                fence: FenceState::Idle,
+                fence_failures: 0,
+                report: None,
+                highwater: None,
+            };
+            n
+        ];
+        if let Some(p) = peers.get_mut(cfg.me.index()) {
+            p.health = NodeHealth::Member;
+        }
+        Policy {
+            now,
+            actions: VecDeque::new(),
+            loopback: VecDeque::new(),
+            view: NodeSet::EMPTY,
+            quorate: false,
+            comm_up: false,
+            peers,
+            local: vec![LocalGroup::default(); g],
+            leaving: false,
+            done: None,
+            report_seq: 0,
+            report_dirty: true,
+            follow: None,
+            placement: None,
+            next_resend: now,
+            stamp_seq: 0,
+            dc: None,
+            cfg,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &PolicyConfig {
+        &self.cfg
+    }
+
+    /// Feeds one input at time `now` (monotonic). Drain [`Policy::poll_action`] afterwards.
+    pub fn handle(&mut self, now: Duration, input: Input) {
+        if self.done.is_some() {
+            return;
+        }
+        self.now = self.now.max(now);
+        match input {
+            Input::Membership { members, quorate } => self.on_membership(members, quorate),
+            Input::CommUp => {
+                self.comm_up = true;
+                self.report_dirty = true;
+            }
+            Input::NodeDead(n) => self.on_node_gone(n, false),
+            Input::NodeLeft(n) => self.on_node_gone(n, true),
+            Input::FenceDone { node, ok } => self.on_fence_done(node, ok),
+            Input::Started(g) => self.on_started(g),
+            Input::StartFailed(g) => self.on_start_failed(g),
+            Input::Stopped(g) => self.on_stopped(g),
+            Input::StopFailed(g) => self.on_stop_failed(g),
+            Input::MonitorFailed(g) => self.on_monitor_failed(g),
+            Input::Message { from, msg } => {
+                if from != self.cfg.me && from.index() < self.cfg.nodes.len() {
+                    self.on_message(from, msg);
+                }
+            }
+            Input::Admin(cmd) => self.on_admin(cmd),
+            Input::Shutdown => self.on_shutdown(),
+        }
+        self.settle();
+    }
+
+    /// Call when [`Policy::poll_timeout`] is reached.
+    pub fn handle_timeout(&mut self, now: Duration) {
+        if self.done.is_some() {
+            return;
+        }
+        self.now = self.now.max(now);
+        if self.now >= self.next_resend {
+            self.next_resend = self.now + self.cfg.resend_interval;
+            self.report_dirty = true;
+            self.dc_resend();
+        }
+        self.run_monitors();
+        self.settle();
+    }
+
+    /// When [`Policy::handle_timeout`] must next be called; `None` once done.
+    pub fn poll_timeout(&self) -> Option<Duration> {
+        if self.done.is_some() {
+            return None;
+        }
+        let mut t = self.next_resend;
+        for g in &self.local {
+            if let Some(m) = g.next_monitor {
+                t = t.min(m);
+            }
+        }
+        if let Some(r) = self.dc_next_retry() {
+            t = t.min(r);
+        }
+        Some(t)
+    }
+
+    /// The next action to carry out, in order.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// Whether the policy has finished (shut down, or fenced itself).
+    pub fn is_done(&self) -> bool {
+        self.done.is_some()
+    }
+
+    /// The node this one follows as DC.
+    pub fn coordinator(&self) -> Option<NodeId> {
+        self.follow
+    }
+
+    /// The local state of a group.
+    pub fn group_state(&self, g: GroupId) -> Option<GroupState> {
+        self.local.get(g.index()).map(|l| l.state)
+    }
+
+    pub(crate) fn me(&self) -> NodeId {
+        self.cfg.me
+    }
+
+    pub(crate) fn send(&mut self, to: Dest, msg: ClusterMsg) {
+        self.actions.push_back(Action::Send { to, msg });
+    }
+
+    fn on_membership(&mut self, members: NodeSet, quorate: bool) {
+        let me = self.me();
+        let old = self.view;
+        // Only configured nodes.
+        let known = NodeSet::from_ids((0..self.cfg.nodes.len()).map(|i| NodeId(i as u16)));
+        let mut members = NodeSet(members.0 & known.0);
+        self.quorate = quorate && members.contains(me);
+        members.insert(me);
+        self.view = members;
+        for n in old.minus(members).iter() {
+            self.mark_gone(n, false);
+        }
+        for n in members.minus(old).iter() {
+            let p = &mut self.peers[n.index()];
+            p.health = NodeHealth::Member;
+        }
+    }
+
+    fn on_node_gone(&mut self, n: NodeId, graceful: bool) {
+        if n == self.me() || n.index() >= self.peers.len() {
+            return;
+        }
+        self.view.remove(n);
+        self.mark_gone(n, graceful);
+    }
+
+    fn mark_gone(&mut self, n: NodeId, graceful: bool) {
+        let p = &mut self.peers[n.index()];
+        // Its last word was that it is leaving and holds nothing: it never starts anything
+        // again, so this is a graceful leave even if the view change came first.
+        let released = p
+            .report
+            .as_ref()
+            .is_some_and(|r| r.leaving && r.groups.iter().all(|s| !s.is_held()));
+        if graceful || released {
+            p.health = NodeHealth::Clean;
+        } else if p.health != NodeHealth::Clean {
+            // A node already known clean (and not seen since) stays clean.
+            p.health = NodeHealth::Unclean;
+        }
+        p.report = None;
+    }
+
+    fn on_fence_done(&mut self, n: NodeId, ok: bool) {
+        let retry = self.now + self.cfg.fence_retry;
+        let member = self.view.contains(n);
+        let Some(p) = self.peers.get_mut(n.index()) else {
+            return;
+        };
+        if ok {
+            p.fence = FenceState::Idle;
+            p.fence_failures = 0;
+            if !member {
+                p.health = NodeHealth::Clean;
+                p.report = None;
+            }
+        } else {
+            p.fence_failures += 1;
+            p.fence = FenceState::RetryAt(retry);
+        }
+    }
+
+    /// The DC as this node sees it: lowest member that is not leaving.
+    fn elect(&self) -> Option<NodeId> {
+        if !self.quorate || self.done.is_some() {
+            return None;
+        }
+        let me = self.me();
+        let leaving = |n: NodeId| {
+            if n == me {
+                self.leaving
+            } else {
+                self.peers[n.index()]
+                    .report
+                    .as_ref()
+                    .is_some_and(|r| r.leaving)
+            }
+        };
+        self.view
+            .iter()
+            .find(|&n| !leaving(n))
+            .or_else(|| self.view.lowest())
+    }
+
+    fn update_dc(&mut self) {
+        let new = self.elect();
+        if new != self.follow {
+            self.follow = new;
+            self.on_follow_changed();
+        }
+        let me = Some(self.me());
+        if self.follow == me {
+            if self.dc.is_none() {
+                self.dc = Some(Coordinator::new(self));
+            }
+        } else {
+            self.dc = None;
+        }
+    }
+
+    /// Runs internal consequences until nothing changes.
+    fn settle(&mut self) {
+        for _ in 0..64 {
+            if self.done.is_some() {
+                break;
+            }
+            self.update_dc();
+            let mut progressed = false;
+            while let Some(msg) = self.loopback.pop_front() {
+                let me = self.me();
+                self.on_message(me, msg);
+                progressed = true;
+            }
+            if self.report_dirty {
+                self.send_report();
+                progressed = true;
+            }
+            if self.dc.is_some() && self.plan() {
+                progressed = true;
+            }
+            if !progressed {
+                break;
+            }
+        }
+        self.check_shutdown_complete();
+    }
+
+    fn on_message(&mut self, from: NodeId, msg: ClusterMsg) {
+        match msg {
+            ClusterMsg::Sync(stamp) => self.on_sync(from, stamp),
+            ClusterMsg::Placement(p) => self.on_placement(from, p),
+            ClusterMsg::Report(r) => {
+                if from == self.me() {
+                    return;
+                }
+                let p = &mut self.peers[from.index()];
+                let newer = p
+                    .report
+                    .as_ref()
+                    .is_none_or(|old| (r.incarnation, r.seq) > (old.incarnation, old.seq));
+                if newer
+                    && r.groups.len() == self.cfg.groups.len()
+                    && r.failed.len() == r.groups.len()
+                {
+                    p.report = Some(r);
+                    self.dc_answer_stale(from);
+                }
+            }
+            ClusterMsg::Admin(cmd) => {
+                if self.dc.is_some() {
+                    self.dc_admin(from, cmd);
+                }
+            }
+        }
+    }
+
+    fn on_admin(&mut self, cmd: AdminCommand) {
+        match self.follow {
+            Some(dc) if dc == self.me() => self.loopback.push_back(ClusterMsg::Admin(cmd)),
+            Some(dc) => self.send(Dest::Node(dc), ClusterMsg::Admin(cmd)),
+            None => {}
+        }
+    }
+}

@@ -1,0 +1,733 @@
+//! Unit tests, one or more per rule, on a tiny synchronous cluster: messages are delivered
+//! at once, operations complete when the test says so (or at once, with `auto_ops`).
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use super::*;
+use crate::config::{AutoFailback, NodeName};
+
+const T0: Duration = Duration::ZERO;
+
+fn cfg(n: usize, groups: &[(&str, usize)], me: usize, af: AutoFailback) -> PolicyConfig {
+    let nodes: Vec<NodeName> = (1..=n).map(|i| NodeName::new(&format!("web{i}"))).collect();
+    let gs: Vec<(String, NodeName)> = groups
+        .iter()
+        .map(|(k, p)| (k.to_string(), nodes[*p].clone()))
+        .collect();
+    let mut c = PolicyConfig::new(&nodes[me], nodes.clone(), &gs, 1).expect("config");
+    c.auto_failback = af;
+    c
+}
+
+struct Cluster {
+    now: Duration,
+    nodes: Vec<Option<Policy>>,
+    /// Ops waiting for the test: (node, action).
+    ops: Vec<(usize, Action)>,
+    fences: Vec<(usize, NodeId)>,
+    self_fenced: Vec<(usize, SelfFenceReason)>,
+    shutdown: Vec<usize>,
+    auto_ops: bool,
+    /// Links cut: (a, b) means a's messages do not reach b.
+    cut: Vec<(usize, usize)>,
+    queue: VecDeque<(usize, usize, ClusterMsg)>,
+    /// Every message sent: (from, to, msg).
+    log: Vec<(usize, usize, ClusterMsg)>,
+}
+
+impl Cluster {
+    fn new(n: usize, groups: &[(&str, usize)], af: AutoFailback) -> Self {
+        Cluster {
+            now: T0,
+            nodes: (0..n)
+                .map(|me| Some(Policy::new(cfg(n, groups, me, af), T0)))
+                .collect(),
+            ops: Vec::new(),
+            fences: Vec::new(),
+            self_fenced: Vec::new(),
+            shutdown: Vec::new(),
+            auto_ops: true,
+            cut: Vec::new(),
+            queue: VecDeque::new(),
+            log: Vec::new(),
+        }
+    }
+
+    fn input(&mut self, i: usize, input: Input) {
+        if let Some(p) = self.nodes[i].as_mut() {
+            p.handle(self.now, input);
+        }
+        self.pump();
+    }
+
+    /// Tells each listed node the view `members` with `quorate`, then CommUp.
+    fn view(&mut self, who: &[usize], members: &[usize], quorate: bool) {
+        let set = NodeSet::from_ids(members.iter().map(|&m| NodeId(m as u16)));
+        for &i in who {
+            self.input(
+                i,
+                Input::Membership {
+                    members: set,
+                    quorate,
+                },
+            );
+        }
+    }
+
+    fn boot(&mut self, members: &[usize]) {
+        self.view(members, members, true);
+        for &i in members {
+            self.input(i, Input::CommUp);
+        }
+    }
+
+    fn pump(&mut self) {
+        for _ in 0..10_000 {
+            let mut any = false;
+            for i in 0..self.nodes.len() {
+                while let Some(a) = self.nodes[i].as_mut().and_then(|p| p.poll_action()) {
+                    any = true;
+                    match a {
+                        Action::Send { to, msg } => {
+                            let dests: Vec<usize> = match to {
+                                Dest::All => (0..self.nodes.len()).filter(|&j| j != i).collect(),
+                                Dest::Node(n) => vec![n.index()],
+                            };
+                            for j in dests {
+                                self.log.push((i, j, msg.clone()));
+                                if !self.cut.contains(&(i, j)) {
+                                    self.queue.push_back((i, j, msg.clone()));
+                                }
+                            }
+                        }
+                        Action::RequestFence(n) => self.fences.push((i, n)),
+                        Action::SelfFence(r) => self.self_fenced.push((i, r)),
+                        Action::ShutdownComplete => self.shutdown.push(i),
+                        Action::Monitor(_) => {}
+                        op => self.ops.push((i, op)),
+                    }
+                }
+            }
+            while let Some((from, to, msg)) = self.queue.pop_front() {
+                any = true;
+                if let Some(p) = self.nodes[to].as_mut() {
+                    p.handle(
+                        self.now,
+                        Input::Message {
+                            from: NodeId(from as u16),
+                            msg,
+                        },
+                    );
+                }
+            }
+            if self.auto_ops && !self.ops.is_empty() {
+                any = true;
+                for (i, op) in std::mem::take(&mut self.ops) {
+                    let input = match op {
+                        Action::Start(g) => Input::Started(g),
+                        Action::Stop(g) => Input::Stopped(g),
+                        _ => continue,
+                    };
+                    if let Some(p) = self.nodes[i].as_mut() {
+                        p.handle(self.now, input);
+                    }
+                }
+            }
+            if !any {
+                return;
+            }
+        }
+        panic!("no quiescence");
+    }
+
+    fn advance(&mut self, d: Duration) {
+        let end = self.now + d;
+        loop {
+            let next = self
+                .nodes
+                .iter()
+                .flatten()
+                .filter_map(|p| p.poll_timeout())
+                .min();
+            match next {
+                Some(t) if t <= end => {
+                    self.now = self.now.max(t);
+                    for p in self.nodes.iter_mut().flatten() {
+                        if p.poll_timeout().is_some_and(|t| t <= self.now) {
+                            p.handle_timeout(self.now);
+                        }
+                    }
+                    self.pump();
+                }
+                _ => break,
+            }
+        }
+        self.now = end;
+    }
+
+    fn state(&self, i: usize, g: u16) -> GroupState {
+        self.nodes[i]
+            .as_ref()
+            .and_then(|p| p.group_state(GroupId(g)))
+            .unwrap_or(GroupState::Stopped)
+    }
+
+    fn running_on(&self, g: u16) -> Vec<usize> {
+        (0..self.nodes.len())
+            .filter(|&i| self.state(i, g) == GroupState::Running)
+            .collect()
+    }
+
+    fn kill(&mut self, i: usize) {
+        self.nodes[i] = None;
+    }
+
+    fn status(&self, i: usize) -> Status {
+        self.nodes[i].as_ref().expect("running").status()
+    }
+}
+
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+const TWO: &[(&str, usize)] = &[("10.0.0.10", 0), ("10.0.0.20", 1)];
+
+#[test]
+fn the_dc_is_the_lowest_quorate_member() {
+    let mut c = Cluster::new(3, TWO, AutoFailback::On);
+    c.boot(&[1, 2]);
+    assert_eq!(
+        c.nodes[1].as_ref().and_then(|p| p.coordinator()),
+        Some(NodeId(1))
+    );
+    assert_eq!(
+        c.nodes[2].as_ref().and_then(|p| p.coordinator()),
+        Some(NodeId(1))
+    );
+    c.boot(&[0, 1, 2]);
+    for i in 0..3 {
+        assert_eq!(
+            c.nodes[i].as_ref().and_then(|p| p.coordinator()),
+            Some(NodeId(0))
+        );
+    }
+    // Without quorum there is no DC.
+    c.view(&[2], &[2], false);
+    assert_eq!(c.nodes[2].as_ref().and_then(|p| p.coordinator()), None);
+}
+
+#[test]
+fn only_the_dc_places_and_nodes_ignore_other_senders() {
+    let mut c = Cluster::new(2, TWO, AutoFailback::On);
+    c.boot(&[0, 1]);
+    assert_eq!(c.running_on(0), [0]);
+    assert_eq!(c.running_on(1), [1]);
+    let placements_from_1 = c
+        .log
+        .iter()
+        .filter(|(from, _, m)| *from == 1 && matches!(m, ClusterMsg::Placement(_)))
+        .count();
+    assert_eq!(placements_from_1, 0, "node 1 is not the DC");
+    // A forged placement from node 1 (not the DC) moving everything to node 1 is ignored.
+    let forged = Placement {
+        stamp: Stamp {
+            incarnation: 99,
+            seq: 99,
+        },
+        targets: vec![Some(NodeId(1)), Some(NodeId(1))],
+        reasons: vec![None; 2],
+        pins: vec![None; 2],
+        standby: vec![NodeSet::EMPTY; 2],
+        failed: vec![NodeSet::EMPTY; 2],
+    };
+    c.input(
+        0,
+        Input::Message {
+            from: NodeId(1),
+            msg: ClusterMsg::Placement(forged),
+        },
+    );
+    assert_eq!(c.running_on(0), [0]);
+}
+
+#[test]
+fn an_old_placement_arriving_late_is_ignored() {
+    let mut c = Cluster::new(2, TWO, AutoFailback::On);
+    c.boot(&[0, 1]);
+    let old = c
+        .log
+        .iter()
+        .find_map(|(from, to, m)| match m {
+            ClusterMsg::Placement(p) if *from == 0 && *to == 1 => Some(p.clone()),
+            _ => None,
+        })
+        .expect("a placement");
+    // Node 0 in standby: both groups go to node 1 by newer placements.
+    c.input(0, Input::Admin(AdminCommand::Standby(Scope::All)));
+    assert_eq!(c.running_on(0), [1]);
+    // The first placement (group 0 on node 0, group 1 on node 1) replayed at node 1.
+    let mut stale = old.clone();
+    stale.targets = vec![None, None];
+    c.input(
+        1,
+        Input::Message {
+            from: NodeId(0),
+            msg: ClusterMsg::Placement(stale),
+        },
+    );
+    assert_eq!(
+        c.running_on(0),
+        [1],
+        "a stale placement must not stop anything"
+    );
+}
+
+#[test]
+fn initial_acquisition_waits_for_comm_up() {
+    let mut c = Cluster::new(2, TWO, AutoFailback::On);
+    c.view(&[0, 1], &[0, 1], true);
+    assert!(c.ops.is_empty());
+    assert_eq!(c.running_on(0), Vec::<usize>::new());
+    let st = c.status(0);
+    assert_eq!(st.groups[0].reason, Some(Reason::WaitingForCommUp));
+    c.input(0, Input::CommUp);
+    // Node 1 is a member still starting up: its group waits for it; node 0's starts.
+    assert_eq!(c.running_on(0), [0]);
+    assert_eq!(c.running_on(1), Vec::<usize>::new());
+    assert_eq!(
+        c.status(0).groups[1].reason,
+        Some(Reason::WaitingForPreferred(NodeId(1)))
+    );
+    c.input(1, Input::CommUp);
+    assert_eq!(c.running_on(1), [1]);
+}
+
+#[test]
+fn a_dead_node_is_fenced_before_takeover_and_no_confirmation_means_no_takeover() {
+    let mut c = Cluster::new(3, &[("a", 0), ("b", 1), ("c", 2)], AutoFailback::On);
+    c.boot(&[0, 1, 2]);
+    assert_eq!(c.running_on(2), [2]);
+    c.kill(2);
+    c.view(&[0, 1], &[0, 1], true);
+    c.input(0, Input::NodeDead(NodeId(2)));
+    c.input(1, Input::NodeDead(NodeId(2)));
+    // Only the DC asks for the fence.
+    assert_eq!(c.fences, [(0, NodeId(2))]);
+    assert_eq!(c.running_on(2), Vec::<usize>::new());
+    let st = c.status(0);
+    assert_eq!(
+        st.groups[2].reason,
+        Some(Reason::WaitingForFence(NodeId(2)))
+    );
+    assert_eq!(
+        st.groups[2].reason_text.as_deref(),
+        Some("waiting for fence of web3")
+    );
+    assert_eq!(st.pending_fences, [NodeId(2)]);
+    // The non-DC shows the same reason, from the DC's placement.
+    c.advance(secs(1));
+    assert_eq!(
+        c.status(1).groups[2].reason,
+        Some(Reason::WaitingForFence(NodeId(2)))
+    );
+    // A failed fence: still nothing, and a retry after fence_retry (5 s).
+    c.input(
+        0,
+        Input::FenceDone {
+            node: NodeId(2),
+            ok: false,
+        },
+    );
+    assert_eq!(c.running_on(2), Vec::<usize>::new());
+    c.advance(secs(4));
+    assert_eq!(c.fences.len(), 1);
+    c.advance(secs(2));
+    assert_eq!(c.fences.len(), 2, "retried");
+    c.input(
+        0,
+        Input::FenceDone {
+            node: NodeId(2),
+            ok: true,
+        },
+    );
+    assert_eq!(c.running_on(2).len(), 1);
+    assert_eq!(c.running_on(0), [0]);
+    assert_eq!(c.running_on(1), [1]);
+}
+
+#[test]
+fn a_dead_dc_is_replaced_and_the_new_dc_fences_it() {
+    let mut c = Cluster::new(3, &[("a", 0), ("b", 1), ("c", 2)], AutoFailback::On);
+    c.boot(&[0, 1, 2]);
+    c.kill(0);
+    c.view(&[1, 2], &[1, 2], true);
+    assert_eq!(
+        c.nodes[2].as_ref().and_then(|p| p.coordinator()),
+        Some(NodeId(1))
+    );
+    assert_eq!(c.fences, [(1, NodeId(0))]);
+    assert_eq!(c.running_on(0), Vec::<usize>::new());
+    // The survivors' groups were never disturbed.
+    assert_eq!(c.running_on(1), [1]);
+    assert_eq!(c.running_on(2), [2]);
+    c.input(
+        1,
+        Input::FenceDone {
+            node: NodeId(0),
+            ok: true,
+        },
+    );
+    assert_eq!(c.running_on(0).len(), 1);
+}
+
+#[test]
+fn losing_quorum_stops_everything() {
+    let mut c = Cluster::new(3, &[("a", 0), ("b", 1), ("c", 2)], AutoFailback::On);
+    c.boot(&[0, 1, 2]);
+    c.view(&[2], &[2], false);
+    assert_eq!(c.running_on(2), Vec::<usize>::new());
+    assert_eq!(c.status(2).groups[2].reason, Some(Reason::NoQuorum));
+}
+
+#[test]
+fn a_stop_failing_while_losing_quorum_self_fences() {
+    let mut c = Cluster::new(2, TWO, AutoFailback::On);
+    c.boot(&[0, 1]);
+    c.auto_ops = false;
+    c.view(&[1], &[1], false);
+    assert_eq!(c.ops, [(1, Action::Stop(GroupId(1)))]);
+    c.ops.clear();
+    c.input(1, Input::StopFailed(GroupId(1)));
+    assert_eq!(
+        c.self_fenced,
+        [(
+            1,
+            SelfFenceReason::StopFailed {
+                group: GroupId(1),
+                quorate: false
+            }
+        )]
+    );
+    assert!(c.nodes[1].as_ref().is_some_and(|p| p.is_done()));
+}
+
+#[test]
+fn any_failed_stop_self_fences() {
+    let mut c = Cluster::new(2, TWO, AutoFailback::On);
+    c.boot(&[0, 1]);
+    c.auto_ops = false;
+    c.input(1, Input::Admin(AdminCommand::Standby(Scope::All)));
+    assert_eq!(c.ops, [(1, Action::Stop(GroupId(1)))]);
+    c.input(1, Input::StopFailed(GroupId(1)));
+    assert!(matches!(
+        c.self_fenced[..],
+        [(1, SelfFenceReason::StopFailed { quorate: true, .. })]
+    ));
+}
+
+#[test]
+fn a_group_moves_only_after_the_old_node_stopped_it() {
+    let mut c = Cluster::new(2, TWO, AutoFailback::On);
+    c.boot(&[0, 1]);
+    c.auto_ops = false;
+    c.input(1, Input::Admin(AdminCommand::Standby(Scope::All)));
+    // Node 1 is stopping; node 0 must not start yet.
+    assert_eq!(c.ops, [(1, Action::Stop(GroupId(1)))]);
+    assert_eq!(
+        c.status(0).groups[1].reason,
+        Some(Reason::WaitingForStop(NodeId(1)))
+    );
+    c.ops.clear();
+    c.input(1, Input::Stopped(GroupId(1)));
+    assert_eq!(c.ops, [(0, Action::Start(GroupId(1)))]);
+}
+
+#[test]
+fn graceful_shutdown_hands_groups_over_without_fencing() {
+    let mut c = Cluster::new(2, TWO, AutoFailback::On);
+    c.boot(&[0, 1]);
+    c.input(0, Input::Shutdown);
+    assert_eq!(c.shutdown, [0]);
+    assert_eq!(c.running_on(0), [1]);
+    assert_eq!(c.running_on(1), [1]);
+    c.kill(0);
+    c.view(&[1], &[1], true);
+    c.input(1, Input::NodeLeft(NodeId(0)));
+    assert!(c.fences.is_empty());
+    assert_eq!(c.running_on(0), [1]);
+}
+
+#[test]
+fn auto_failback_on_returns_groups_once_the_home_node_is_stable() {
+    let mut c = Cluster::new(2, TWO, AutoFailback::On);
+    c.boot(&[0, 1]);
+    c.kill(0);
+    c.view(&[1], &[1], true);
+    c.input(
+        1,
+        Input::FenceDone {
+            node: NodeId(0),
+            ok: true,
+        },
+    );
+    assert_eq!(c.running_on(0), [1]);
+    // Node 0 comes back (new incarnation).
+    let mut cf = cfg(2, TWO, 0, AutoFailback::On);
+    cf.incarnation = 2;
+    c.nodes[0] = Some(Policy::new(cf, c.now));
+    c.boot(&[0, 1]);
+    assert_eq!(c.running_on(0), [0]);
+    assert_eq!(c.running_on(1), [1]);
+}
+
+#[test]
+fn auto_failback_off_leaves_groups_where_they_are() {
+    let mut c = Cluster::new(2, TWO, AutoFailback::Off);
+    c.boot(&[0, 1]);
+    c.kill(0);
+    c.view(&[1], &[1], true);
+    c.input(
+        1,
+        Input::FenceDone {
+            node: NodeId(0),
+            ok: true,
+        },
+    );
+    let mut cf = cfg(2, TWO, 0, AutoFailback::Off);
+    cf.incarnation = 2;
+    c.nodes[0] = Some(Policy::new(cf, c.now));
+    c.boot(&[0, 1]);
+    assert_eq!(c.running_on(0), [1]);
+    assert_eq!(c.running_on(1), [1]);
+}
+
+#[test]
+fn auto_failback_on_waits_for_stability_but_legacy_does_not() {
+    for (af, moves) in [(AutoFailback::On, false), (AutoFailback::Legacy, true)] {
+        let mut c = Cluster::new(2, TWO, af);
+        c.boot(&[0, 1]);
+        c.kill(0);
+        c.view(&[1], &[1], true);
+        c.input(
+            1,
+            Input::FenceDone {
+                node: NodeId(0),
+                ok: true,
+            },
+        );
+        assert_eq!(c.running_on(0), [1]);
+        // Node 1 is busy restarting group 1 in place: not stable.
+        if let Some(p) = c.nodes[1].as_mut() {
+            p.cfg.monitor = Some(MonitorConfig {
+                interval: secs(10),
+                max_restarts: 1,
+            });
+        }
+        c.auto_ops = false;
+        c.input(1, Input::MonitorFailed(GroupId(1)));
+        assert_eq!(c.ops, [(1, Action::Stop(GroupId(1)))]);
+        let mut cf = cfg(2, TWO, 0, af);
+        cf.incarnation = 2;
+        c.nodes[0] = Some(Policy::new(cf, c.now));
+        c.boot(&[0, 1]);
+        let failback = c.ops.contains(&(1, Action::Stop(GroupId(0))));
+        assert_eq!(failback, moves, "{af:?}: {:?}", c.ops);
+        // Once node 1 is stable again, `on` fails back too.
+        c.auto_ops = true;
+        c.pump();
+        assert_eq!(c.running_on(0), [0], "{af:?}");
+        assert_eq!(c.running_on(1), [1], "{af:?}");
+    }
+}
+
+#[test]
+fn standby_and_takeover_move_groups_relative_to_the_issuer() {
+    let mut c = Cluster::new(2, TWO, AutoFailback::On);
+    c.boot(&[0, 1]);
+    c.input(0, Input::Admin(AdminCommand::Standby(Scope::Local)));
+    assert_eq!(c.running_on(0), [1]);
+    assert_eq!(c.running_on(1), [1]);
+    // Auto failback does not undo a standby.
+    c.advance(secs(5));
+    assert_eq!(c.running_on(0), [1]);
+    // Node 0 takes over everything (its own and the foreign group).
+    c.input(0, Input::Admin(AdminCommand::Takeover(Scope::All)));
+    assert_eq!(c.running_on(0), [0]);
+    assert_eq!(c.running_on(1), [0]);
+    // Node 1 takes its foreign group (group 0) back... no: takeover local on node 1.
+    c.input(1, Input::Admin(AdminCommand::Takeover(Scope::Local)));
+    assert_eq!(c.running_on(1), [1]);
+    assert_eq!(c.running_on(0), [0]);
+}
+
+#[test]
+fn standby_without_a_peer_does_nothing() {
+    let mut c = Cluster::new(2, TWO, AutoFailback::On);
+    c.boot(&[0]);
+    c.input(
+        0,
+        Input::FenceDone {
+            node: NodeId(1),
+            ok: true,
+        },
+    );
+    assert_eq!(c.running_on(1), [0]);
+    c.input(0, Input::Admin(AdminCommand::Standby(Scope::All)));
+    assert_eq!(c.running_on(0), [0]);
+    assert_eq!(c.running_on(1), [0]);
+}
+
+#[test]
+fn a_failed_start_moves_the_group_and_is_remembered() {
+    let mut c = Cluster::new(2, TWO, AutoFailback::On);
+    c.auto_ops = false;
+    c.boot(&[0, 1]);
+    // Node 0 was told to start group 0: it fails.
+    assert!(c.ops.contains(&(0, Action::Start(GroupId(0)))));
+    c.ops.retain(|o| *o != (0, Action::Start(GroupId(0))));
+    c.input(0, Input::StartFailed(GroupId(0)));
+    assert!(
+        c.ops.contains(&(0, Action::Stop(GroupId(0)))),
+        "cleanup stop"
+    );
+    c.auto_ops = true;
+    c.pump();
+    assert_eq!(c.running_on(0), [1]);
+    // Failover back never goes to the node it failed on.
+    c.advance(secs(5));
+    assert_eq!(c.running_on(0), [1]);
+}
+
+#[test]
+fn a_group_failing_everywhere_says_so() {
+    let mut c = Cluster::new(2, TWO, AutoFailback::On);
+    c.auto_ops = false;
+    c.boot(&[0, 1]);
+    for _ in 0..4 {
+        for (i, op) in std::mem::take(&mut c.ops) {
+            let input = match op {
+                Action::Start(g) if g == GroupId(0) => Input::StartFailed(g),
+                Action::Start(g) => Input::Started(g),
+                Action::Stop(g) => Input::Stopped(g),
+                _ => continue,
+            };
+            c.input(i, input);
+        }
+    }
+    assert_eq!(c.running_on(0), Vec::<usize>::new());
+    assert_eq!(c.status(0).groups[0].reason, Some(Reason::FailedEverywhere));
+}
+
+#[test]
+fn failed_monitors_restart_in_place_then_move() {
+    let mut c = Cluster::new(2, TWO, AutoFailback::On);
+    for p in c.nodes.iter_mut().flatten() {
+        p.cfg.monitor = Some(MonitorConfig {
+            interval: secs(10),
+            max_restarts: 2,
+        });
+    }
+    c.boot(&[0, 1]);
+    for round in 0..2 {
+        c.input(0, Input::MonitorFailed(GroupId(0)));
+        assert_eq!(c.running_on(0), [0], "restart {round} in place");
+    }
+    c.input(0, Input::MonitorFailed(GroupId(0)));
+    assert_eq!(c.running_on(0), [1], "moved after 2 restarts");
+}
+
+#[test]
+fn monitors_are_scheduled_while_running() {
+    let mut cf = cfg(1, &[("a", 0)], 0, AutoFailback::On);
+    cf.monitor = Some(MonitorConfig {
+        interval: secs(10),
+        max_restarts: 1,
+    });
+    let mut p = Policy::new(cf, T0);
+    p.handle(
+        T0,
+        Input::Membership {
+            members: NodeSet::from_ids([NodeId(0)]),
+            quorate: true,
+        },
+    );
+    p.handle(T0, Input::CommUp);
+    let actions: Vec<Action> = std::iter::from_fn(|| p.poll_action()).collect();
+    assert!(actions.contains(&Action::Start(GroupId(0))));
+    p.handle(secs(1), Input::Started(GroupId(0)));
+    while p.poll_action().is_some() {}
+    assert!(p.poll_timeout().is_some_and(|t| t <= secs(11)));
+    let mut monitors = 0;
+    let mut now = secs(1);
+    while now < secs(31) {
+        now = p.poll_timeout().expect("timer");
+        p.handle_timeout(now);
+        monitors += std::iter::from_fn(|| p.poll_action())
+            .filter(|a| *a == Action::Monitor(GroupId(0)))
+            .count();
+    }
+    assert_eq!(monitors, 3);
+}
+
+#[test]
+fn never_seen_nodes_are_fenced_at_startup_before_their_groups_are_taken() {
+    let mut c = Cluster::new(2, TWO, AutoFailback::On);
+    c.boot(&[0]);
+    assert_eq!(c.fences, [(0, NodeId(1))]);
+    // Web2 might hold anything: nothing starts until it is confirmed fenced.
+    assert_eq!(c.running_on(0), Vec::<usize>::new());
+    assert_eq!(c.running_on(1), Vec::<usize>::new());
+    c.input(
+        0,
+        Input::FenceDone {
+            node: NodeId(1),
+            ok: true,
+        },
+    );
+    assert_eq!(c.running_on(0), [0]);
+    assert_eq!(c.running_on(1), [0]);
+}
+
+#[test]
+fn a_partitioned_member_that_rejoins_keeps_its_groups_without_overlap() {
+    let mut c = Cluster::new(3, &[("a", 0), ("b", 1), ("c", 2)], AutoFailback::On);
+    c.boot(&[0, 1, 2]);
+    // Node 2 is cut off: it loses quorum and stops; the others wait for its fence.
+    c.cut = vec![(0, 2), (2, 0), (1, 2), (2, 1)];
+    c.view(&[0, 1], &[0, 1], true);
+    c.view(&[2], &[2], false);
+    assert_eq!(c.running_on(2), Vec::<usize>::new());
+    // Healed before the fence completed.
+    c.cut.clear();
+    c.view(&[0, 1, 2], &[0, 1, 2], true);
+    c.advance(secs(2));
+    assert_eq!(c.running_on(2), [2]);
+}
+
+#[test]
+fn config_errors_name_the_fix() {
+    let nodes = vec![NodeName::new("a"), NodeName::new("b")];
+    let err = PolicyConfig::new(&NodeName::new("c"), nodes.clone(), &[], 1).expect_err("must fail");
+    assert!(err.to_string().contains("not a `node` in ha.cf"));
+    let err = PolicyConfig::new(
+        &NodeName::new("a"),
+        nodes.clone(),
+        &[("x".into(), NodeName::new("z"))],
+        1,
+    )
+    .expect_err("must fail");
+    assert!(matches!(err, PolicyConfigError::UnknownPreferred { .. }));
+    let err = PolicyConfig::new(
+        &NodeName::new("a"),
+        nodes,
+        &[
+            ("x".into(), NodeName::new("a")),
+            ("x".into(), NodeName::new("b")),
+        ],
+        1,
+    )
+    .expect_err("must fail");
+    assert!(matches!(err, PolicyConfigError::DuplicateKey(_)));
+}
