@@ -8,6 +8,7 @@
 //! the file, the line and the fix. Parsing is pure (`&str` in, values out); only the `read_*`
 //! and [`config::load_dir`] functions touch the file system, and nothing here reads a clock.
 
+pub mod agents;
 pub mod config;
 
 pub use config::{ConfigError, ConfigWarning, ErrorKind, NodeName, WarningKind};
