@@ -4,9 +4,10 @@
 //! so it runs the same over real agents ([`super::Agents`]) and over scripted outcomes in
 //! tests. The rules:
 //! - **start** left to right; a resource whose status already says running is skipped. On a
-//!   start failure the failed resource and every one before it are stopped right to left
-//!   (heartbeat stops the whole line; the ones after the failure were never started) and
-//!   [`GroupOutcome::StartFailed`] is reported: the caller moves the group elsewhere, as
+//!   start failure the whole group is stopped right to left, as heartbeat does (resources
+//!   after the failed one were not started by us but may have been running already, and a
+//!   group given up must keep nothing running), and [`GroupOutcome::StartFailed`] is
+//!   reported: the caller moves the group elsewhere, as
 //!   heartbeat's `hb_standby` does 30 s later.
 //! - **stop** right to left; a stop that fails is retried `retries` times `interval` apart
 //!   (heartbeat: 10 × 1 s). A stop that timed out is not retried: the agent hangs, and each
@@ -68,7 +69,7 @@ pub enum GroupOutcome {
     },
     /// Every resource is stopped.
     Stopped,
-    /// Resource `index` failed to start; everything started was stopped again.
+    /// Resource `index` failed to start; the whole group was stopped again.
     StartFailed {
         /// The resource that failed.
         index: usize,
@@ -169,7 +170,7 @@ pub fn start_group(exec: &mut impl Executor, len: usize, policy: StopPolicy) -> 
             continue;
         }
         tracing::error!(index, %outcome, "Giving up resources due to failure of resource {index}");
-        let outcome = match stop_range(exec, &mut steps, index + 1, policy) {
+        let outcome = match stop_range(exec, &mut steps, len, policy) {
             Ok(()) => GroupOutcome::StartFailed { index, outcome },
             Err((stop_index, stop_outcome)) => GroupOutcome::StopFailed {
                 index: stop_index,
