@@ -152,7 +152,7 @@ fn check_stopped_claim(sim: &Sim, outcome: &GroupOutcome, seed: u64) {
         }
         GroupOutcome::StopFailed { index, .. } => {
             for (i, r) in sim.rs.iter().enumerate().skip(index + 1) {
-                let stopped_by_us = sim.calls.iter().any(|c| *c == (i, Op::Stop));
+                let stopped_by_us = sim.calls.contains(&(i, Op::Stop));
                 assert!(
                     !r.running || !stopped_by_us,
                     "seed {seed}: resource {i} right of the failed {index} still runs"
