@@ -7,7 +7,9 @@
 //! behind in its group, and that daemon is the service.
 //!
 //! Waiting uses a pidfd and `poll(2)` on it and the output pipes together; output is not
-//! waited for after the agent exits, because a daemon it started may hold the pipes open.
+//! waited for after the agent exits, because a daemon it started may hold the pipes open
+//! (such a pipe is then read and discarded by a thread until the daemon closes it, so the
+//! daemon never dies of `SIGPIPE`).
 
 use std::ffi::OsString;
 use std::fs::File;
@@ -103,10 +105,13 @@ pub fn run(inv: &Invocation) -> io::Result<Finished> {
     };
     out.drain();
     err.drain();
+    let finished = (out.text(), err.text());
+    out.hand_off();
+    err.hand_off();
     Ok(Finished {
         exit,
-        stdout: out.text(),
-        stderr_tail: tail_lines(&err.text(), 10),
+        stdout: finished.0,
+        stderr_tail: tail_lines(&finished.1, 10),
         elapsed: started.elapsed(),
     })
 }
@@ -209,6 +214,25 @@ impl Pipe {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => return,
             }
+        }
+    }
+
+    /// A pipe still open after the agent exited is held by something it left running (a
+    /// daemon that kept its stdout). Closing our end would kill that daemon with `SIGPIPE` at
+    /// its next write, so a thread reads and discards until the daemon closes it.
+    fn hand_off(&mut self) {
+        let Some(pipe) = self.pipe.take() else { return };
+        if rustix::io::ioctl_fionbio(&pipe, false).is_err() {
+            return;
+        }
+        let spawned = std::thread::Builder::new()
+            .name("agent-output".into())
+            .spawn(move || {
+                let mut pipe = pipe;
+                let _ = io::copy(&mut pipe, &mut io::sink());
+            });
+        if let Err(e) = spawned {
+            tracing::warn!("cannot keep reading a daemon's output: {e}");
         }
     }
 
