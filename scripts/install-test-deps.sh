@@ -30,6 +30,9 @@ PACKAGES=(
   fence-agents
   # xmllint: validates our agents' -o metadata against fence-agents' metadata.rng.
   libxml2-utils
+  # hbd: Debian's OCF agents (ocf:heartbeat:Dummy, ocf:heartbeat:IPaddr2) run through our
+  # OCF runner and compared with our native floating IP.
+  resource-agents
 )
 
 missing=()

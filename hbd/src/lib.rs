@@ -10,6 +10,7 @@
 
 pub mod api;
 pub mod client;
+pub mod agents;
 pub mod config;
 pub mod media;
 pub mod auth;
