@@ -12,6 +12,7 @@ pub mod api;
 pub mod client;
 pub mod agents;
 pub mod config;
+pub mod daemon;
 pub mod media;
 pub mod auth;
 pub mod proto;

@@ -1,20 +1,29 @@
-//! `hbd`: the heartbeat daemon. So far only `--check` is implemented.
+//! `hbd`: the heartbeat daemon.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
-use clap::Parser;
-use hbd::config::{load_dir, summary, LocalNode, NodeName, DEFAULT_DIR};
+use clap::{Parser, ValueEnum};
+use hbd::agents::AgentConfig;
+use hbd::config::{load_dir, load_native, summary, Config, LocalNode, NodeName, Parsed, DEFAULT_DIR};
+use hbd::daemon::{Options, SelfFence, DEFAULT_STATE_DIR};
 
-/// Heartbeat daemon for v1 (haresources) clusters.
+/// Heartbeat daemon for v1 (haresources) clusters: authenticated heartbeats, membership,
+/// quorum (with ping nodes and a quorum disk) and resource failover with fencing.
 ///
-/// Only `--check` is available so far: running the daemon itself prints
-/// "not implemented yet: only --check is available" and exits 2.
+/// hbd reads heartbeat's own ha.cf, authkeys and haresources from DIR (default /etc/ha.d),
+/// or the native cluster file with --cluster. It runs in the foreground and logs to
+/// standard error (run it under systemd or a supervisor). SIGTERM stops the local resource
+/// groups, tells the peers at once (they take over without waiting for deadtime) and exits.
+///
+/// A dead node's groups move only after fenced confirms the node fenced
+/// (--fenced-socket) and only in a quorate partition; hbctl status shows why a group waits.
 #[derive(Debug, Parser)]
 #[command(version, about, long_about)]
 struct Args {
-    /// Parse and validate ha.cf, authkeys and haresources without starting anything; print
-    /// the effective settings (defaults included, keys masked). Exit 0 when valid, 1 otherwise.
+    /// Parse and validate the configuration without starting anything; print the effective
+    /// settings (defaults included, keys masked). Exit 0 when valid, 1 otherwise.
     #[arg(long)]
     check: bool,
 
@@ -22,40 +31,146 @@ struct Args {
     #[arg(default_value = DEFAULT_DIR)]
     dir: PathBuf,
 
+    /// Read the native cluster file (TOML) instead of DIR.
+    #[arg(long, value_name = "FILE")]
+    cluster: Option<PathBuf>,
+
     /// This node's cluster name, instead of DIR/nodeinfo or `uname -n`.
     #[arg(long, value_name = "NAME")]
     node: Option<String>,
+
+    /// State directory: hb_uuid and hb_generation (heartbeat's, so they carry over).
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_STATE_DIR)]
+    state_dir: PathBuf,
+
+    /// hbd's API socket (hbctl talks to it).
+    #[arg(long, value_name = "PATH", default_value = hbd::client::DEFAULT_SOCKET)]
+    socket: PathBuf,
+
+    /// fenced's socket. Without it, a dead node's groups never move (no fencing, no
+    /// takeover): hbd refuses to risk two owners.
+    #[arg(long, value_name = "PATH")]
+    fenced_socket: Option<PathBuf>,
+
+    /// qdiskd's socket: the quorum disk's votes count for quorum while this node holds
+    /// them (the tie-breaker of two-node clusters).
+    #[arg(long, value_name = "PATH")]
+    qdisk_socket: Option<PathBuf>,
+
+    /// Votes of the quorum disk.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    qdisk_votes: u32,
+
+    /// Votes of each answering ping node (0: ping nodes do not count for quorum).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    ping_votes: u32,
+
+    /// heartbeat-style resource scripts (looked up first).
+    #[arg(long, value_name = "DIR", default_value = "/etc/ha.d/resource.d")]
+    resource_dir: PathBuf,
+
+    /// LSB init scripts (looked up second).
+    #[arg(long, value_name = "DIR", default_value = "/etc/init.d")]
+    init_dir: PathBuf,
+
+    /// Check running groups this often (e.g. 10s); a failed check restarts the group in
+    /// place up to --max-restarts times, then moves it. Off by default, as in heartbeat.
+    #[arg(long, value_name = "TIME", value_parser = humantime::parse_duration)]
+    monitor_interval: Option<Duration>,
+
+    /// Restarts in place before a failing group moves.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    max_restarts: u32,
+
+    /// What this node does when it must fence itself (a stop failed): reboot (production)
+    /// or kill-cgroup (test labs: kills every process of hbd's cgroup, never the machine).
+    #[arg(long, value_enum, default_value_t = FenceArg::Reboot)]
+    self_fence: FenceArg,
+
+    /// Log level: error, warn, info, debug, trace.
+    #[arg(long, default_value = "info")]
+    log: String,
 }
 
-fn main() -> ExitCode {
-    let args = Args::parse();
-    if !args.check {
-        eprintln!("hbd: not implemented yet: only --check is available");
-        return ExitCode::from(2);
-    }
-    let local = match &args.node {
-        Some(n) => LocalNode::Named(NodeName::new(n)),
-        None => LocalNode::FromSystem,
-    };
-    let loaded = load_dir(&args.dir, &local);
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum FenceArg {
+    Reboot,
+    KillCgroup,
+}
+
+fn report(loaded: &Parsed<Config>, what: &str) -> Option<Config> {
     for w in &loaded.warnings {
         eprintln!("{w}");
     }
     for e in &loaded.errors {
         eprintln!("{e}");
     }
-    match loaded.value {
-        Some(cfg) if loaded.errors.is_empty() => {
-            print!("{}", summary(&cfg));
-            println!("\n# configuration is valid");
-            ExitCode::SUCCESS
-        }
+    match &loaded.value {
+        Some(cfg) if loaded.errors.is_empty() => Some(cfg.clone()),
         _ => {
-            eprintln!(
-                "hbd: {} error(s) in {}",
-                loaded.errors.len(),
-                args.dir.display()
-            );
+            eprintln!("hbd: {} error(s) in {what}", loaded.errors.len());
+            None
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let local = match &args.node {
+        Some(n) => LocalNode::Named(NodeName::new(n)),
+        None => LocalNode::FromSystem,
+    };
+    let (loaded, what) = match &args.cluster {
+        Some(file) => (load_native(file, &local), file.display().to_string()),
+        None => (load_dir(&args.dir, &local), args.dir.display().to_string()),
+    };
+    let Some(cfg) = report(&loaded, &what) else {
+        return ExitCode::from(1);
+    };
+    if args.check {
+        print!("{}", summary(&cfg));
+        println!("\n# configuration is valid");
+        return ExitCode::SUCCESS;
+    }
+    let level: tracing::Level = match args.log.parse() {
+        Ok(l) => l,
+        Err(_) => {
+            eprintln!("hbd: --log {}: use error, warn, info, debug or trace", args.log);
+            return ExitCode::from(2);
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        .init();
+    let agents = AgentConfig {
+        resource_dir: args.resource_dir.clone(),
+        init_dir: args.init_dir.clone(),
+        ..AgentConfig::default()
+    };
+    let opts = Options {
+        state_dir: args.state_dir,
+        socket: args.socket,
+        fenced_socket: args.fenced_socket,
+        qdisk_socket: args.qdisk_socket,
+        qdisk_votes: args.qdisk_votes,
+        ping_votes: args.ping_votes,
+        agents,
+        monitor_interval: args.monitor_interval,
+        max_restarts: args.max_restarts,
+        self_fence: match args.self_fence {
+            FenceArg::Reboot => SelfFence::Reboot,
+            FenceArg::KillCgroup => SelfFence::KillCgroup,
+        },
+    };
+    if opts.fenced_socket.is_none() {
+        tracing::warn!("no --fenced-socket: a dead node's resource groups will not be taken over (fencing is required before takeover)");
+    }
+    match hbd::daemon::run(opts, cfg) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("hbd: {e}");
             ExitCode::from(1)
         }
     }

@@ -10,7 +10,7 @@ use super::types::{NodeId, NodeSet};
 ///
 /// A node never acts on an announcement older than one it has already acted on from the
 /// same coordinator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, serde::Serialize, serde::Deserialize)]
 pub struct Stamp {
     /// The coordinator's incarnation.
     pub incarnation: u64,
@@ -19,7 +19,7 @@ pub struct Stamp {
 }
 
 /// A group's state on one node, as that node reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum GroupState {
     /// Not running here (stop completed, or never started).
     Stopped,
@@ -40,7 +40,7 @@ impl GroupState {
 
 /// Why a group is not running where it should, as the coordinator (or the local node)
 /// sees it. hbctl prints these.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Reason {
     /// This partition has no quorum.
     NoQuorum,
@@ -63,7 +63,7 @@ pub enum Reason {
 }
 
 /// What a node holds, sent to every node after every change and periodically.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Report {
     /// The reporter's incarnation.
     pub incarnation: u64,
@@ -84,7 +84,7 @@ pub struct Report {
 }
 
 /// The coordinator's decision: where every group runs.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Placement {
     /// Orders announcements.
     pub stamp: Stamp,
@@ -101,7 +101,7 @@ pub struct Placement {
 }
 
 /// A cluster message between policies.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ClusterMsg {
     /// From a coordinator: a new round begins; reply with a [`Report`] applying this stamp.
     Sync(Stamp),
@@ -114,7 +114,7 @@ pub enum ClusterMsg {
 }
 
 /// Which groups an administrative command covers, relative to the node it was issued on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Scope {
     /// Every group.
     All,
@@ -125,7 +125,7 @@ pub enum Scope {
 }
 
 /// `hbctl standby|takeover [all|local|foreign]`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum AdminCommand {
     /// Move these groups away from the issuing node (they will not come back to it until
     /// it restarts or an administrator takes them over).

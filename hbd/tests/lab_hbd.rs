@@ -1,0 +1,205 @@
+//! hbd for real: daemons in lab nodes (network namespaces with their own hostname, private
+//! /etc/ha.d, /var/lib/heartbeat and /run, one cgroup each), heartbeats over the lab's
+//! switch, serial lines on PTY pairs. Self-fencing is `kill-cgroup`: it kills the node's
+//! processes, never the machine. Needs root.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use hbd::api::StatusReply;
+use hbd::client::HbdClient;
+use lab::{Lab, Net};
+
+const POLL: Duration = Duration::from_millis(50);
+const HBCTL: &str = env!("CARGO_BIN_EXE_hbd");
+
+struct HbLab {
+    lab: Lab,
+    deadtime: Duration,
+}
+
+/// How the nodes talk.
+enum Media {
+    /// One `ucast` line per node on every heartbeat network (the same ha.cf everywhere).
+    Ucast,
+    /// `mcast` on hb0, `bcast` on hb1.
+    McastBcast,
+    /// A serial line between node 1 and node 2 only.
+    Serial(PathBuf, PathBuf),
+}
+
+impl HbLab {
+    fn start(n: usize, nets: u8, media: &dyn Fn(&Lab) -> Media, timing: &str) -> HbLab {
+        lab::root::require_root("hbd lab tests");
+        let lab = Lab::builder().nodes(n).media(nets).build().expect("lab");
+        let media = media(&lab);
+        let nodes: String = (1..=n).map(|i| format!("node node{i}\n")).collect();
+        for node in lab.nodes() {
+            let i = node.index();
+            let medium_lines = match &media {
+                Media::Ucast => {
+                    let mut s = String::new();
+                    for m in 0..nets {
+                        for j in 1..=n {
+                            s.push_str(&format!(
+                                "ucast hb{m} {}\n",
+                                Net::Heartbeat(m).node_addr(j)
+                            ));
+                        }
+                    }
+                    s
+                }
+                Media::McastBcast => "mcast hb0 225.0.0.1 694 1 0\nbcast hb1\n".to_string(),
+                Media::Serial(a, b) => {
+                    let tty = if i == 1 { a } else { b };
+                    format!("baud 115200\nserial {}\n", tty.display())
+                }
+            };
+            let hacf = format!("{timing}\nudpport 694\n{medium_lines}{nodes}auto_failback on\n");
+            let etc = node.private_dir("/etc/ha.d").expect("private /etc/ha.d");
+            std::fs::write(etc.join("ha.cf"), hacf).expect("ha.cf");
+            let keys = etc.join("authkeys");
+            std::fs::write(&keys, "auth 1\n1 sha1 lab-secret\n").expect("authkeys");
+            std::fs::set_permissions(&keys, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+                .expect("chmod");
+            std::fs::write(etc.join("haresources"), "").expect("haresources");
+            node.add_daemon(lab::Daemon::new(
+                "hbd",
+                &[HBCTL, "--self-fence", "kill-cgroup", "--log", "debug"],
+            ))
+            .expect("start hbd");
+        }
+        let deadtime = timing
+            .lines()
+            .find_map(|l| l.strip_prefix("deadtime "))
+            .map(|v| {
+                v.strip_suffix("ms")
+                    .map(|ms| Duration::from_millis(ms.parse().expect("ms")))
+                    .unwrap_or_else(|| Duration::from_secs(v.parse().expect("s")))
+            })
+            .expect("deadtime");
+        HbLab { lab, deadtime }
+    }
+
+    fn status(&self, i: usize) -> Option<StatusReply> {
+        let sock = self
+            .lab
+            .node(i)
+            .private_dir("/run")
+            .expect("private /run")
+            .join("hbd/hbd.sock");
+        HbdClient::connect(&sock).ok()?.status().ok()
+    }
+
+    fn node_status(&self, on: usize, of: usize) -> Option<String> {
+        let s = self.status(on)?;
+        let name = format!("node{of}");
+        s.nodes
+            .iter()
+            .find(|n| n.name == name)
+            .map(|n| n.status.clone())
+    }
+
+    fn link_status(&self, on: usize, of: usize, link: &str) -> Option<String> {
+        let s = self.status(on)?;
+        let name = format!("node{of}");
+        let n = s.nodes.into_iter().find(|n| n.name == name)?;
+        n.links.into_iter().find(|l| l.name == link).map(|l| l.status)
+    }
+
+    fn wait(&self, what: &str, within: Duration, mut probe: impl FnMut() -> bool) -> Duration {
+        match lab::wait::wait_until(within, POLL, what, &mut probe) {
+            Ok(d) => d,
+            Err(e) => panic!("{e}\n{}", self.logs()),
+        }
+    }
+
+    fn logs(&self) -> String {
+        self.lab
+            .nodes()
+            .iter()
+            .map(|n| {
+                let log = std::fs::read_to_string(n.log_dir().join("lab-hbd.log"))
+                    .unwrap_or_default();
+                let tail: Vec<&str> = log.lines().rev().take(40).collect();
+                let tail: Vec<&str> = tail.into_iter().rev().collect();
+                format!("--- {} ---\n{}\n", n.hostname(), tail.join("\n"))
+            })
+            .collect()
+    }
+
+    fn all_active(&self, n: usize) {
+        self.wait("every node to see every other node active", Duration::from_secs(20), || {
+            (1..=n).all(|i| {
+                (1..=n)
+                    .filter(|&j| j != i)
+                    .all(|j| self.node_status(i, j).as_deref() == Some("active"))
+            })
+        });
+    }
+}
+
+const FAST: &str = "keepalive 200ms\ndeadtime 1500ms\nwarntime 800ms\ninitdead 3";
+
+#[test]
+fn three_nodes_over_ucast_declare_a_killed_node_dead_on_every_survivor() {
+    let hb = HbLab::start(3, 1, &|_| Media::Ucast, FAST);
+    hb.all_active(3);
+    hb.lab.node(3).crash().expect("crash node3");
+    let took = hb.wait("node3 dead on node1 and node2", Duration::from_secs(10), || {
+        hb.node_status(1, 3).as_deref() == Some("dead")
+            && hb.node_status(2, 3).as_deref() == Some("dead")
+    });
+    // Never before deadtime: the survivors heard node3 until the crash.
+    assert!(took + Duration::from_millis(300) >= hb.deadtime, "declared dead after {took:?}");
+    assert_eq!(hb.node_status(1, 2).as_deref(), Some("active"));
+    assert_eq!(hb.node_status(2, 1).as_deref(), Some("active"));
+}
+
+#[test]
+fn a_cut_on_one_medium_leaves_the_node_up_and_marks_only_that_link_dead() {
+    let hb = HbLab::start(2, 2, &|_| Media::McastBcast, FAST);
+    hb.all_active(2);
+    hb.lab
+        .switch()
+        .expect("switch")
+        .set_port(2, Net::Heartbeat(0), false)
+        .expect("cut node2 hb0");
+    hb.wait("node2's hb0 link dead on node1", Duration::from_secs(10), || {
+        hb.link_status(1, 2, "hb0").as_deref() == Some("dead")
+    });
+    std::thread::sleep(hb.deadtime * 2);
+    assert_eq!(hb.node_status(1, 2).as_deref(), Some("active"), "{}", hb.logs());
+    assert_eq!(hb.link_status(1, 2, "hb1").as_deref(), Some("up"));
+    hb.lab
+        .switch()
+        .expect("switch")
+        .set_port(2, Net::Heartbeat(0), true)
+        .expect("restore");
+    hb.wait("node2's hb0 link up again", Duration::from_secs(10), || {
+        hb.link_status(1, 2, "hb0").as_deref() == Some("up")
+    });
+}
+
+#[test]
+fn two_nodes_over_a_serial_line_see_each_other_and_a_graceful_stop_is_seen_at_once() {
+    let hb = HbLab::start(
+        2,
+        1,
+        &|lab| {
+            let (a, b) = lab.serial_pair("hb").expect("serial pair");
+            Media::Serial(a, b)
+        },
+        "keepalive 200ms\ndeadtime 5\nwarntime 2\ninitdead 10",
+    );
+    hb.all_active(2);
+    // SIGTERM: node2 leaves gracefully; node1 must not wait for deadtime (5 s).
+    let pids = hb.lab.node(2).pids();
+    for pid in pids {
+        let _ = std::process::Command::new("kill").arg(pid.to_string()).status();
+    }
+    let took = hb.wait("node2 dead on node1 after its graceful stop", Duration::from_secs(4), || {
+        hb.node_status(1, 2).as_deref() == Some("dead")
+    });
+    assert!(took < hb.deadtime, "took {took:?}");
+}
