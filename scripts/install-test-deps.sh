@@ -30,6 +30,10 @@ PACKAGES=(
   fence-agents
   # xmllint: validates our agents' -o metadata against fence-agents' metadata.rng.
   libxml2-utils
+  # hbd: Debian's heartbeat 3.0.6 (and cluster-glue's libplumb), the peer our wire layer must
+  # interoperate with; cl_status reads its view of our node.
+  heartbeat
+  cluster-glue
 )
 
 missing=()
