@@ -33,6 +33,10 @@ PACKAGES=(
   # hbd: Debian's OCF agents (ocf:heartbeat:Dummy, ocf:heartbeat:IPaddr2) run through our
   # OCF runner and compared with our native floating IP.
   resource-agents
+  # hbd: Debian's heartbeat 3.0.6 (and cluster-glue's libplumb), the peer our wire layer must
+  # interoperate with; cl_status reads its view of our node.
+  heartbeat
+  cluster-glue
 )
 
 missing=()

@@ -496,3 +496,105 @@ pub fn parse(m: &Message) -> Result<Incoming, ProtoError> {
     };
     Ok(Incoming { header, body })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn origin() -> Origin {
+        Origin {
+            node: "web2".into(),
+            uuid: [7; 16],
+            generation: Generation(0x10),
+            ttl: 3,
+        }
+    }
+
+    fn stamp() -> Stamp {
+        Stamp {
+            seq: Seq(0x2a),
+            unix_time: 0x6b06990c,
+            load: "0.00 0.00 0.00 1/1 1".into(),
+        }
+    }
+
+    fn names(m: &Message) -> Vec<&str> {
+        m.fields().iter().map(|f| f.name.as_str()).collect()
+    }
+
+    #[test]
+    fn unsequenced_types_get_neither_seq_nor_ld_and_keep_heartbeats_order() {
+        let rexmit = Body::Rexmit(Rexmit {
+            dest: "web1".into(),
+            first_seq: Seq(26),
+            last_seq: Seq(26),
+        });
+        let m = build(&rexmit, &origin(), Some([1; 16]), &stamp());
+        assert_eq!(
+            names(&m),
+            ["t", "dest", "firstseq", "lastseq", "destuuid", "src", "srcuuid", "hg", "ts", "ttl"]
+        );
+        assert_eq!(m.get_str("firstseq"), Some("26"), "decimal");
+        let nak = Body::NakRexmit(NakRexmit {
+            dest: "web1".into(),
+            first_seq: Seq(26),
+            info: "seqno not found".into(),
+        });
+        let m = build(&nak, &origin(), None, &stamp());
+        assert_eq!(
+            names(&m),
+            ["t", "firstseq", "dest", "info", "src", "srcuuid", "hg", "ts", "ttl"]
+        );
+        assert_eq!(m.get_str("firstseq"), Some("1a"), "hex");
+        assert_eq!(parse(&m).map(|i| i.body), Ok(nak));
+    }
+
+    #[test]
+    fn status_is_type_fields_then_standard_fields() {
+        let st = Body::Status(Status {
+            status: NodeStatus::Active,
+            deadtime: Some(Duration::from_secs(8)),
+            protocol: Some(PROTOCOL_VERSION),
+        });
+        let m = build(&st, &origin(), None, &stamp());
+        assert_eq!(
+            names(&m),
+            ["t", "st", "dt", "protocol", "src", "srcuuid", "seq", "hg", "ts", "ld", "ttl"]
+        );
+        assert_eq!(m.get_str("dt"), Some("1f40"));
+        let inc = parse(&m).expect("parses");
+        assert_eq!(inc.body, st);
+        assert_eq!(inc.header.seq, Some(Seq(0x2a)));
+        assert_eq!(inc.header.src_uuid, Some([7; 16]));
+    }
+
+    #[test]
+    fn missing_or_bad_fields_are_named() {
+        let mut m = build(&Body::Shutdone, &origin(), None, &stamp());
+        m.remove("seq");
+        assert_eq!(
+            parse(&m),
+            Err(ProtoError::Field(FieldError::Missing {
+                name: "seq".into()
+            }))
+        );
+        let mut m = build(&Body::Shutdone, &origin(), None, &stamp());
+        m.set("hg", "zz");
+        assert!(
+            matches!(parse(&m), Err(ProtoError::Field(FieldError::Bad { name, .. })) if name == "hg")
+        );
+        let mut m = build(&Body::Shutdone, &origin(), None, &stamp());
+        m.set("t", "status").set("st", "sleepy");
+        assert_eq!(parse(&m), Err(ProtoError::UnknownStatus("sleepy".into())));
+        let mut m = Message::new();
+        m.add("t", "NS_ackmsg")
+            .add("src", "web1")
+            .add("dest", "web2");
+        assert_eq!(
+            parse(&m),
+            Err(ProtoError::Field(FieldError::Missing {
+                name: "ackseq".into()
+            }))
+        );
+    }
+}
