@@ -503,6 +503,10 @@ impl Membership {
         {
             self.comm_up = true;
             self.event(Event::CommUp);
+            // The deadtime now applies instead of initdead: some peers may be overdue.
+            for idx in 0..self.peers.len() {
+                self.check_timeout(now, idx);
+            }
             if self.state == LocalState::Up {
                 self.state = LocalState::Active;
                 self.event(Event::LocalState(LocalState::Active));
