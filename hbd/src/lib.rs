@@ -8,17 +8,17 @@
 //! the file, the line and the fix. Parsing is pure (`&str` in, values out); only the `read_*`
 //! and [`config::load_dir`] functions touch the file system, and nothing here reads a clock.
 
-pub mod api;
-pub mod client;
 pub mod agents;
+pub mod api;
+pub mod auth;
+pub mod client;
 pub mod config;
 pub mod daemon;
 pub mod media;
-pub mod auth;
-pub mod proto;
-pub mod wire;
 pub mod membership;
-pub mod state;
 pub mod policy;
+pub mod proto;
+pub mod state;
+pub mod wire;
 
 pub use config::{ConfigError, ConfigWarning, ErrorKind, NodeName, WarningKind};

@@ -104,7 +104,10 @@ impl HbLab {
         let s = self.status(on)?;
         let name = format!("node{of}");
         let n = s.nodes.into_iter().find(|n| n.name == name)?;
-        n.links.into_iter().find(|l| l.name == link).map(|l| l.status)
+        n.links
+            .into_iter()
+            .find(|l| l.name == link)
+            .map(|l| l.status)
     }
 
     fn wait(&self, what: &str, within: Duration, mut probe: impl FnMut() -> bool) -> Duration {
@@ -119,8 +122,8 @@ impl HbLab {
             .nodes()
             .iter()
             .map(|n| {
-                let log = std::fs::read_to_string(n.log_dir().join("lab-hbd.log"))
-                    .unwrap_or_default();
+                let log =
+                    std::fs::read_to_string(n.log_dir().join("lab-hbd.log")).unwrap_or_default();
                 let tail: Vec<&str> = log.lines().rev().take(40).collect();
                 let tail: Vec<&str> = tail.into_iter().rev().collect();
                 format!("--- {} ---\n{}\n", n.hostname(), tail.join("\n"))
@@ -129,13 +132,17 @@ impl HbLab {
     }
 
     fn all_active(&self, n: usize) {
-        self.wait("every node to see every other node active", Duration::from_secs(20), || {
-            (1..=n).all(|i| {
-                (1..=n)
-                    .filter(|&j| j != i)
-                    .all(|j| self.node_status(i, j).as_deref() == Some("active"))
-            })
-        });
+        self.wait(
+            "every node to see every other node active",
+            Duration::from_secs(20),
+            || {
+                (1..=n).all(|i| {
+                    (1..=n)
+                        .filter(|&j| j != i)
+                        .all(|j| self.node_status(i, j).as_deref() == Some("active"))
+                })
+            },
+        );
     }
 }
 
@@ -146,12 +153,19 @@ fn three_nodes_over_ucast_declare_a_killed_node_dead_on_every_survivor() {
     let hb = HbLab::start(3, 1, &|_| Media::Ucast, FAST);
     hb.all_active(3);
     hb.lab.node(3).crash().expect("crash node3");
-    let took = hb.wait("node3 dead on node1 and node2", Duration::from_secs(10), || {
-        hb.node_status(1, 3).as_deref() == Some("dead")
-            && hb.node_status(2, 3).as_deref() == Some("dead")
-    });
+    let took = hb.wait(
+        "node3 dead on node1 and node2",
+        Duration::from_secs(10),
+        || {
+            hb.node_status(1, 3).as_deref() == Some("dead")
+                && hb.node_status(2, 3).as_deref() == Some("dead")
+        },
+    );
     // Never before deadtime: the survivors heard node3 until the crash.
-    assert!(took + Duration::from_millis(300) >= hb.deadtime, "declared dead after {took:?}");
+    assert!(
+        took + Duration::from_millis(300) >= hb.deadtime,
+        "declared dead after {took:?}"
+    );
     assert_eq!(hb.node_status(1, 2).as_deref(), Some("active"));
     assert_eq!(hb.node_status(2, 1).as_deref(), Some("active"));
 }
@@ -165,11 +179,18 @@ fn a_cut_on_one_medium_leaves_the_node_up_and_marks_only_that_link_dead() {
         .expect("switch")
         .set_port(2, Net::Heartbeat(0), false)
         .expect("cut node2 hb0");
-    hb.wait("node2's hb0 link dead on node1", Duration::from_secs(10), || {
-        hb.link_status(1, 2, "hb0").as_deref() == Some("dead")
-    });
+    hb.wait(
+        "node2's hb0 link dead on node1",
+        Duration::from_secs(10),
+        || hb.link_status(1, 2, "hb0").as_deref() == Some("dead"),
+    );
     std::thread::sleep(hb.deadtime * 2);
-    assert_eq!(hb.node_status(1, 2).as_deref(), Some("active"), "{}", hb.logs());
+    assert_eq!(
+        hb.node_status(1, 2).as_deref(),
+        Some("active"),
+        "{}",
+        hb.logs()
+    );
     assert_eq!(hb.link_status(1, 2, "hb1").as_deref(), Some("up"));
     hb.lab
         .switch()
@@ -196,10 +217,14 @@ fn two_nodes_over_a_serial_line_see_each_other_and_a_graceful_stop_is_seen_at_on
     // SIGTERM: node2 leaves gracefully; node1 must not wait for deadtime (5 s).
     let pids = hb.lab.node(2).pids();
     for pid in pids {
-        let _ = std::process::Command::new("kill").arg(pid.to_string()).status();
+        let _ = std::process::Command::new("kill")
+            .arg(pid.to_string())
+            .status();
     }
-    let took = hb.wait("node2 dead on node1 after its graceful stop", Duration::from_secs(4), || {
-        hb.node_status(1, 2).as_deref() == Some("dead")
-    });
+    let took = hb.wait(
+        "node2 dead on node1 after its graceful stop",
+        Duration::from_secs(4),
+        || hb.node_status(1, 2).as_deref() == Some("dead"),
+    );
     assert!(took < hb.deadtime, "took {took:?}");
 }

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 use hbd::agents::AgentConfig;
-use hbd::config::{load_dir, load_native, summary, Config, LocalNode, NodeName, Parsed, DEFAULT_DIR};
+use hbd::config::{
+    load_dir, load_native, summary, Config, LocalNode, NodeName, Parsed, DEFAULT_DIR,
+};
 use hbd::daemon::{Options, SelfFence, DEFAULT_STATE_DIR};
 
 /// Heartbeat daemon for v1 (haresources) clusters: authenticated heartbeats, membership,
@@ -135,7 +137,10 @@ fn main() -> ExitCode {
     let level: tracing::Level = match args.log.parse() {
         Ok(l) => l,
         Err(_) => {
-            eprintln!("hbd: --log {}: use error, warn, info, debug or trace", args.log);
+            eprintln!(
+                "hbd: --log {}: use error, warn, info, debug or trace",
+                args.log
+            );
             return ExitCode::from(2);
         }
     };

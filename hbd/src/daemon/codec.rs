@@ -17,9 +17,14 @@ pub const POLICY_TYPE: &str = "hbd-policy";
 const POLICY_FIELD: &str = "msg";
 
 /// A parsed packet as the membership core takes it; `None` for what it does not handle.
-pub fn to_membership(i: &proto::Incoming, handle: Option<MsgHandle>) -> Option<membership::Incoming> {
+pub fn to_membership(
+    i: &proto::Incoming,
+    handle: Option<MsgHandle>,
+) -> Option<membership::Incoming> {
     let kind = match &i.body {
-        Body::Status(Status { status, deadtime, .. }) => match status {
+        Body::Status(Status {
+            status, deadtime, ..
+        }) => match status {
             NodeStatus::Init | NodeStatus::Up => IncomingKind::Status {
                 state: PeerState::Up,
                 deadtime: *deadtime,
@@ -85,6 +90,22 @@ pub fn ack(to: &NodeName, seq: u64) -> Body {
         dest: to.to_string(),
         ack_seq: Seq(seq),
     })
+}
+
+/// heartbeat's request for the node list, sent when its communication comes up.
+pub const REQNODES: &str = "reqnodes";
+
+/// heartbeat's answer to `reqnodes`: every node, each followed by a space (as heartbeat
+/// writes the list), and no deleted nodes.
+pub fn repnodes(nodes: &[NodeName], to: &NodeName) -> proto::ClusterMsg {
+    let mut fields = Message::with_capacity(2);
+    let list: String = nodes.iter().map(|n| format!("{n} ")).collect();
+    fields.add("nodelist", list).add("delnodelist", " ");
+    proto::ClusterMsg {
+        msg_type: "repnodes".into(),
+        dest: Some(to.to_string()),
+        fields,
+    }
 }
 
 /// A policy message as a cluster message body.
@@ -221,10 +242,12 @@ pub fn group_reports(
 /// `cl_status rscstatus`: which of its groups this node holds.
 pub fn rscstatus(groups: &[GroupReport], local: &str, _cfg: &Config) -> String {
     let mine = |g: &GroupReport| g.owner.as_deref() == Some(local);
-    let (mut local_all, mut local_any, mut foreign_all, mut foreign_any) = (true, false, true, false);
+    let (mut local_all, mut local_any, mut foreign_all, mut foreign_any) =
+        (true, false, true, false);
     let mut transition = false;
     for g in groups {
-        if matches!(g.state.as_str(), "starting" | "stopping") && g.owner.as_deref() == Some(local) {
+        if matches!(g.state.as_str(), "starting" | "stopping") && g.owner.as_deref() == Some(local)
+        {
             transition = true;
         }
         if g.preferred == local {

@@ -20,15 +20,14 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::agents::Agents;
 use crate::api::{
-    CommandReply, GroupSet, LinkReport, NodeReport, QuorumReport, RequestKind,
-    StatusReply, API_VERSION,
+    CommandReply, GroupSet, LinkReport, NodeReport, QuorumReport, RequestKind, StatusReply,
+    API_VERSION,
 };
 use crate::auth::Authenticator;
 use crate::config::{Config, NodeName};
 use crate::media::{Link, LinkId as MediaLink, Received};
 use crate::membership::{
-    self, Event, LinkStatus, Membership, MembershipConfig, MsgHandle, NodeStatus, QdiskVotes,
-    Time,
+    self, Event, LinkStatus, Membership, MembershipConfig, MsgHandle, NodeStatus, QdiskVotes, Time,
 };
 use crate::policy::{self, AdminCommand, GroupId, NodeId, NodeSet, Policy, PolicyConfig, Scope};
 use crate::proto::{self, Body, Origin, Stamp};
@@ -68,7 +67,10 @@ pub enum DaemonError {
 /// Runs hbd until it leaves the cluster (SIGTERM) or fences itself.
 pub fn run(opts: Options, cfg: Config) -> Result<(), DaemonError> {
     let armed = opts.self_fence.arm().map_err(|e| {
-        DaemonError::Setup(format!("self-fence action {} cannot work here: {e}", opts.self_fence))
+        DaemonError::Setup(format!(
+            "self-fence action {} cannot work here: {e}",
+            opts.self_fence
+        ))
     })?;
     tracing::info!("self-fence action: {}", armed);
     let local = cfg.local_node.clone();
@@ -274,7 +276,9 @@ impl Driver {
                 };
                 self.policy.handle(now, input);
             }
-            Ev::Fenced(node, ok) => self.policy.handle(now, policy::Input::FenceDone { node, ok }),
+            Ev::Fenced(node, ok) => self
+                .policy
+                .handle(now, policy::Input::FenceDone { node, ok }),
             Ev::Qdisk(votes) => self.membership.on_qdisk(Time(now), votes),
             Ev::Command(kind, reply) => {
                 let answer = self.command(kind);
@@ -347,7 +351,10 @@ impl Driver {
                 return;
             }
         };
-        if incoming.header.src.eq_ignore_ascii_case(self.local.as_str())
+        if incoming
+            .header
+            .src
+            .eq_ignore_ascii_case(self.local.as_str())
             && incoming.header.src_uuid == Some(self.origin.uuid)
             && incoming.header.generation == Some(self.origin.generation)
         {
@@ -453,10 +460,26 @@ impl Driver {
                 let Some(c) = self.payloads.remove(&handle) else {
                     return;
                 };
+                if c.msg_type == codec::REQNODES {
+                    // heartbeat 3.0.6 waits for this answer before it calls a link up.
+                    let body = codec::repnodes(&self.nodes, &from);
+                    let h = MsgHandle(self.next_handle);
+                    self.next_handle += 1;
+                    self.payloads.insert(h, body);
+                    if self
+                        .membership
+                        .send_cluster(Time(self.now()), h, Some(from))
+                        .is_none()
+                    {
+                        self.payloads.remove(&h);
+                    }
+                    return;
+                }
                 match (codec::policy_msg(&c), self.node_id(&from)) {
                     (Some(msg), Some(id)) => {
                         let now = self.now();
-                        self.policy.handle(now, policy::Input::Message { from: id, msg });
+                        self.policy
+                            .handle(now, policy::Input::Message { from: id, msg });
                     }
                     _ => tracing::debug!("message {} from {from} ignored", c.msg_type),
                 }
@@ -565,7 +588,13 @@ impl Driver {
                 match &self.opts.fenced_socket {
                     Some(path) => {
                         tracing::info!("asking fenced to fence {name}");
-                        workers::fence(path.clone(), id, name.to_string(), self.local.to_string(), self.tx.clone());
+                        workers::fence(
+                            path.clone(),
+                            id,
+                            name.to_string(),
+                            self.local.to_string(),
+                            self.tx.clone(),
+                        );
                     }
                     None => {
                         tracing::error!(
@@ -592,7 +621,10 @@ impl Driver {
 
     /// Builds, signs and sends `body` on every link.
     fn send(&mut self, body: &Body, seq: u64, dest: Option<&NodeName>) {
-        let dest_uuid = dest.and_then(|d| self.membership.node(d)).and_then(|v| v.uuid).map(|u| u.0);
+        let dest_uuid = dest
+            .and_then(|d| self.membership.node(d))
+            .and_then(|v| v.uuid)
+            .map(|u| u.0);
         let stamp = Stamp {
             seq: proto::Seq(seq),
             unix_time: SystemTime::now()
@@ -668,7 +700,12 @@ impl Driver {
                 links: if ping {
                     vec![LinkReport {
                         name: n.name.to_string(),
-                        status: if n.status == NodeStatus::Ping { "up" } else { "dead" }.into(),
+                        status: if n.status == NodeStatus::Ping {
+                            "up"
+                        } else {
+                            "dead"
+                        }
+                        .into(),
                     }]
                 } else {
                     n.links
@@ -690,7 +727,12 @@ impl Driver {
             .enumerate()
             .map(|(i, n)| (n.as_str(), i))
             .collect();
-        nodes.sort_by_key(|n| (n.node_type == "ping", order.get(n.name.as_str()).copied().unwrap_or(usize::MAX)));
+        nodes.sort_by_key(|n| {
+            (
+                n.node_type == "ping",
+                order.get(n.name.as_str()).copied().unwrap_or(usize::MAX),
+            )
+        });
         let status = self.policy.status();
         let groups = codec::group_reports(&status, &self.cfg, &self.nodes, &self.group_state);
         let rscstatus = codec::rscstatus(&groups, self.local.as_str(), &self.cfg);

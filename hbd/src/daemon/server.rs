@@ -64,9 +64,9 @@ fn handle(stream: UnixStream, shared: &Shared, tx: &Sender<Ev>) {
     };
     for line in BufReader::new(stream).lines().map_while(Result::ok) {
         let text = match serde_json::from_str::<Request>(&line) {
-            Ok(Request { version, .. }) if version != API_VERSION => {
-                error(&format!("unsupported API version {version}; this hbd speaks {API_VERSION}"))
-            }
+            Ok(Request { version, .. }) if version != API_VERSION => error(&format!(
+                "unsupported API version {version}; this hbd speaks {API_VERSION}"
+            )),
             Ok(Request {
                 request: RequestKind::Status,
                 ..

@@ -36,7 +36,11 @@ pub enum GroupResult {
 }
 
 /// Starts the group worker; returns where to queue operations.
-pub fn group_worker(agents: Agents, resources: Resources, tx: Sender<Ev>) -> Sender<(GroupId, GroupOp)> {
+pub fn group_worker(
+    agents: Agents,
+    resources: Resources,
+    tx: Sender<Ev>,
+) -> Sender<(GroupId, GroupOp)> {
     let (queue, ops) = channel::<(GroupId, GroupOp)>();
     let _ = std::thread::Builder::new()
         .name("hbd groups".into())
@@ -125,48 +129,57 @@ pub fn fence(path: PathBuf, id: NodeId, name: String, me: String, tx: Sender<Ev>
 
 /// Tells fenced whether this partition is quorate (it fences for the cluster only then).
 pub fn tell_fenced_quorum(path: PathBuf, quorate: bool) {
-    let _ = std::thread::Builder::new().name("hbd quorum".into()).spawn(move || {
-        if let Ok(mut c) = FencedClient::connect(&path) {
-            if let Err(e) = c.call(Request::Quorum { quorate }, Some(Duration::from_secs(5))) {
-                tracing::warn!("telling fenced about quorum: {e}");
+    let _ = std::thread::Builder::new()
+        .name("hbd quorum".into())
+        .spawn(move || {
+            if let Ok(mut c) = FencedClient::connect(&path) {
+                if let Err(e) = c.call(Request::Quorum { quorate }, Some(Duration::from_secs(5))) {
+                    tracing::warn!("telling fenced about quorum: {e}");
+                }
             }
-        }
-    });
+        });
 }
 
 /// Tells fenced a node rejoined (it unfences the node's fabric ports).
 pub fn tell_fenced_rejoined(path: PathBuf, node: String) {
-    let _ = std::thread::Builder::new().name("hbd rejoined".into()).spawn(move || {
-        if let Ok(mut c) = FencedClient::connect(&path) {
-            let _ = c.call(Request::Rejoined { target: node }, Some(Duration::from_secs(5)));
-        }
-    });
+    let _ = std::thread::Builder::new()
+        .name("hbd rejoined".into())
+        .spawn(move || {
+            if let Ok(mut c) = FencedClient::connect(&path) {
+                let _ = c.call(
+                    Request::Rejoined { target: node },
+                    Some(Duration::from_secs(5)),
+                );
+            }
+        });
 }
 
 /// Polls qdiskd once a second for the quorum disk's votes.
 pub fn poll_qdisk(path: PathBuf, tx: Sender<Ev>) {
-    let _ = std::thread::Builder::new().name("hbd qdisk".into()).spawn(move || {
-        let mut last: Option<QdiskVotes> = None;
-        loop {
-            let now = qdisk::client::QdiskClient::connect(&path)
-                .and_then(|mut c| c.status())
-                .map(|s| QdiskVotes {
-                    votes: s.votes,
-                    held: s.votes_held,
-                })
-                .unwrap_or(QdiskVotes {
-                    votes: 0,
-                    held: false,
-                });
-            if last != Some(now) {
-                last = Some(now);
-                if tx.send(Ev::Qdisk(now)).is_err() {
-                    return;
+    let _ = std::thread::Builder::new()
+        .name("hbd qdisk".into())
+        .spawn(move || {
+            let mut last: Option<QdiskVotes> = None;
+            loop {
+                let now = qdisk::client::QdiskClient::connect(&path)
+                    .and_then(|mut c| c.status())
+                    .map(|s| QdiskVotes {
+                        votes: s.votes,
+                        held: s.votes_held,
+                    })
+                    .unwrap_or(QdiskVotes {
+                        votes: 0,
+                        held: false,
+                    });
+                if last != Some(now) {
+                    last = Some(now);
+                    if tx.send(Ev::Qdisk(now)).is_err() {
+                        return;
+                    }
                 }
+                std::thread::sleep(Duration::from_millis(250));
             }
-            std::thread::sleep(Duration::from_millis(250));
-        }
-    });
+        });
 }
 
 /// SIGTERM and SIGINT → [`Ev::Terminate`].

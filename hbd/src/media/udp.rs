@@ -46,11 +46,20 @@ fn iface_addr(medium: &str, iface: &str) -> Result<IfaceAddr, MediaError> {
     let addrs = nix::ifaddrs::getifaddrs().map_err(|e| err(&format!("cannot be read ({e})")))?;
     for a in addrs.filter(|a| a.interface_name == iface) {
         if let Some(sin) = a.address.as_ref().and_then(|s| s.as_sockaddr_in()) {
+            // An address added without `brd` has none set: derive it from the netmask.
+            let netmask = a
+                .netmask
+                .as_ref()
+                .and_then(|s| s.as_sockaddr_in())
+                .map(|m| m.ip());
             let broadcast = a
                 .broadcast
                 .as_ref()
                 .and_then(|s| s.as_sockaddr_in())
-                .map(|b| b.ip());
+                .map(|b| b.ip())
+                // glibc reports the interface's own address when no broadcast is set.
+                .filter(|b| !b.is_unspecified() && *b != sin.ip())
+                .or_else(|| netmask.map(|m| Ipv4Addr::from(u32::from(sin.ip()) | !u32::from(m))));
             return Ok(IfaceAddr {
                 addr: sin.ip(),
                 broadcast,

@@ -10,7 +10,19 @@ use super::types::{NodeId, NodeSet};
 ///
 /// A node never acts on an announcement older than one it has already acted on from the
 /// same coordinator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub struct Stamp {
     /// The coordinator's incarnation.
     pub incarnation: u64,

@@ -8,7 +8,9 @@ pub const MAX_NODES: usize = 64;
 /// A node's stable id: its position (from 0) in the `ha.cf` node list.
 ///
 /// The designated coordinator is the lowest id among the quorate membership.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct NodeId(pub u16);
 
 impl NodeId {
@@ -26,7 +28,9 @@ impl fmt::Display for NodeId {
 
 /// A resource group: its position (from 0) in `haresources`, which must be identical on all
 /// nodes (heartbeat's rule). On the wire it is named by its key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct GroupId(pub u16);
 
 impl GroupId {
@@ -43,7 +47,9 @@ impl fmt::Display for GroupId {
 }
 
 /// A set of nodes (ids below [`MAX_NODES`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct NodeSet(pub u64);
 
 impl NodeSet {
