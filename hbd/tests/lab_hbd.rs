@@ -11,7 +11,7 @@ use hbd::client::HbdClient;
 use lab::{Lab, Net};
 
 const POLL: Duration = Duration::from_millis(50);
-const HBCTL: &str = env!("CARGO_BIN_EXE_hbd");
+const HBD_BIN: &str = env!("CARGO_BIN_EXE_hbd");
 
 struct HbLab {
     lab: Lab,
@@ -65,7 +65,7 @@ impl HbLab {
             std::fs::write(etc.join("haresources"), "").expect("haresources");
             node.add_daemon(lab::Daemon::new(
                 "hbd",
-                &[HBCTL, "--self-fence", "kill-cgroup", "--log", "debug"],
+                &[HBD_BIN, "--self-fence", "kill-cgroup", "--log", "debug"],
             ))
             .expect("start hbd");
         }
@@ -227,4 +227,105 @@ fn two_nodes_over_a_serial_line_see_each_other_and_a_graceful_stop_is_seen_at_on
         || hb.node_status(1, 2).as_deref() == Some("dead"),
     );
     assert!(took < hb.deadtime, "took {took:?}");
+}
+
+/// `cl_status nodestatus NODE` run inside lab node `on` (Debian's heartbeat answers).
+fn cl_status(hb: &HbLab, on: usize, node: &str) -> String {
+    match hb.lab.node(on).output(&["cl_status", "nodestatus", node]) {
+        Ok(o) => String::from_utf8_lossy(&o.stdout).trim().to_string(),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn an_hbd_node_and_a_debian_heartbeat_node_see_each_other_active() {
+    const HEARTBEAT: &str = "/usr/libexec/heartbeat/heartbeat";
+    assert!(
+        std::path::Path::new(HEARTBEAT).exists(),
+        "Debian's heartbeat is not installed: run scripts/install-test-deps.sh"
+    );
+    lab::root::require_root("hbd lab tests");
+    let lab = Lab::builder().nodes(2).media(1).build().expect("lab");
+    let timing = "keepalive 500ms\ndeadtime 4\nwarntime 2\ninitdead 8";
+    let hacf = format!(
+        "logfile /var/log/ha-log\n{timing}\nudpport 694\nucast hb0 {}\nucast hb0 {}\nauto_failback on\nnode node1\nnode node2\n",
+        Net::Heartbeat(0).node_addr(1),
+        Net::Heartbeat(0).node_addr(2)
+    );
+    for node in lab.nodes() {
+        let etc = node.private_dir("/etc/ha.d").expect("private /etc/ha.d");
+        if node.index() == 2 {
+            // heartbeat's own scripts (harc, rc.d, shellfuncs) and state layout.
+            let lib = node.private_dir("/var/lib/heartbeat").expect("private lib");
+            for (from, to) in [("/etc/ha.d/.", etc), ("/var/lib/heartbeat/.", lib)] {
+                let ok = std::process::Command::new("cp")
+                    .args(["-a", from])
+                    .arg(to)
+                    .status()
+                    .expect("cp");
+                assert!(ok.success());
+            }
+        }
+        std::fs::write(etc.join("ha.cf"), &hacf).expect("ha.cf");
+        let keys = etc.join("authkeys");
+        std::fs::write(&keys, "auth 2\n2 sha1 mixed-cluster\n").expect("authkeys");
+        std::fs::set_permissions(&keys, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .expect("chmod");
+        std::fs::write(etc.join("haresources"), "").expect("haresources");
+    }
+    lab.node(1)
+        .add_daemon(lab::Daemon::new(
+            "hbd",
+            &[HBD_BIN, "--self-fence", "kill-cgroup", "--log", "debug"],
+        ))
+        .expect("start hbd");
+    lab.node(2)
+        .add_daemon(lab::Daemon::new(
+            "heartbeat",
+            &[
+                "bash",
+                "-c",
+                &format!(
+                    "mkdir -p /run/heartbeat/ccm /run/heartbeat/crm /run/heartbeat/dopd /run/heartbeat/rsctmp; \
+                     chown -R hacluster:haclient /run/heartbeat; exec {HEARTBEAT} -f -l"
+                ),
+            ],
+        ))
+        .expect("start heartbeat");
+    let hb = HbLab {
+        lab,
+        deadtime: Duration::from_secs(4),
+    };
+    hb.wait(
+        "hbd and heartbeat to see each other active",
+        Duration::from_secs(30),
+        || {
+            hb.node_status(1, 2).as_deref() == Some("active")
+                && cl_status(&hb, 2, "node1") == "active"
+        },
+    );
+    let s = hb.status(1).expect("status");
+    assert_eq!(s.auth_failures, 0, "hbd rejected heartbeat's packets");
+    let ha_log = hb
+        .lab
+        .node(2)
+        .private_dir("/var/log")
+        .map(|d| std::fs::read_to_string(d.join("ha-log")).unwrap_or_default())
+        .unwrap_or_default();
+    assert!(
+        !ha_log.contains("failed authentication") && !ha_log.contains("authentication failed"),
+        "heartbeat rejected hbd's packets:\n{ha_log}"
+    );
+    // hbd leaves gracefully: heartbeat must see it dead at once, not after deadtime.
+    for pid in hb.lab.node(1).pids() {
+        let _ = std::process::Command::new("kill")
+            .arg(pid.to_string())
+            .status();
+    }
+    let took = hb.wait(
+        "heartbeat to see hbd's node dead",
+        Duration::from_secs(10),
+        || cl_status(&hb, 2, "node1") == "dead",
+    );
+    eprintln!("heartbeat saw the graceful leave after {took:?}");
 }
