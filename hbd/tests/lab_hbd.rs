@@ -30,11 +30,27 @@ enum Media {
 
 impl HbLab {
     fn start(n: usize, nets: u8, media: &dyn Fn(&Lab) -> Media, timing: &str) -> HbLab {
+        Self::start_with(n, n, nets, media, timing, "")
+    }
+
+    /// `lab_nodes` lab nodes, of which the first `n` run hbd; `extra` goes into ha.cf.
+    fn start_with(
+        lab_nodes: usize,
+        n: usize,
+        nets: u8,
+        media: &dyn Fn(&Lab) -> Media,
+        timing: &str,
+        extra: &str,
+    ) -> HbLab {
         lab::root::require_root("hbd lab tests");
-        let lab = Lab::builder().nodes(n).media(nets).build().expect("lab");
+        let lab = Lab::builder()
+            .nodes(lab_nodes)
+            .media(nets)
+            .build()
+            .expect("lab");
         let media = media(&lab);
         let nodes: String = (1..=n).map(|i| format!("node node{i}\n")).collect();
-        for node in lab.nodes() {
+        for node in lab.nodes().iter().take(n) {
             let i = node.index();
             let medium_lines = match &media {
                 Media::Ucast => {
@@ -55,7 +71,8 @@ impl HbLab {
                     format!("baud 115200\nserial {}\n", tty.display())
                 }
             };
-            let hacf = format!("{timing}\nudpport 694\n{medium_lines}{nodes}auto_failback on\n");
+            let hacf =
+                format!("{timing}\nudpport 694\n{medium_lines}{nodes}auto_failback on\n{extra}");
             let etc = node.private_dir("/etc/ha.d").expect("private /etc/ha.d");
             std::fs::write(etc.join("ha.cf"), hacf).expect("ha.cf");
             let keys = etc.join("authkeys");
@@ -328,4 +345,56 @@ fn an_hbd_node_and_a_debian_heartbeat_node_see_each_other_active() {
         || cl_status(&hb, 2, "node1") == "dead",
     );
     eprintln!("heartbeat saw the graceful leave after {took:?}");
+}
+
+#[test]
+fn a_ping_node_lives_while_it_answers_and_dies_after_deadping_when_cut_off() {
+    // node3 runs no hbd: it is only an address that answers ICMP, like a router.
+    let gw = Net::Heartbeat(0).node_addr(3);
+    let hb = HbLab::start_with(
+        3,
+        2,
+        1,
+        &|_| Media::Ucast,
+        FAST,
+        &format!("ping {gw}\ndeadping 1500ms\n"),
+    );
+    hb.all_active(2);
+    let ping_status = |on: usize| {
+        hb.status(on).and_then(|s| {
+            s.nodes
+                .into_iter()
+                .find(|n| n.name == gw.to_string())
+                .map(|n| (n.node_type, n.status))
+        })
+    };
+    hb.wait(
+        "the ping node up on both nodes",
+        Duration::from_secs(10),
+        || (1..=2).all(|i| ping_status(i) == Some(("ping".into(), "ping".into()))),
+    );
+    hb.lab
+        .switch()
+        .expect("switch")
+        .set_port(3, Net::Heartbeat(0), false)
+        .expect("cut the ping node off");
+    let took = hb.wait(
+        "the ping node dead on both nodes",
+        Duration::from_secs(10),
+        || (1..=2).all(|i| ping_status(i).map(|p| p.1).as_deref() == Some("dead")),
+    );
+    assert!(
+        took + Duration::from_millis(300) >= Duration::from_millis(1500),
+        "{took:?}"
+    );
+    // The cluster nodes themselves are untouched.
+    assert_eq!(hb.node_status(1, 2).as_deref(), Some("active"));
+    hb.lab
+        .switch()
+        .expect("switch")
+        .set_port(3, Net::Heartbeat(0), true)
+        .expect("restore");
+    hb.wait("the ping node back", Duration::from_secs(10), || {
+        ping_status(1).map(|p| p.1).as_deref() == Some("ping")
+    });
 }

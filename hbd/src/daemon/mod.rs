@@ -25,7 +25,7 @@ use crate::api::{
 };
 use crate::auth::Authenticator;
 use crate::config::{Config, NodeName};
-use crate::media::{Link, LinkId as MediaLink, Received};
+use crate::media::{Link, LinkId as MediaLink, Pinger, Received};
 use crate::membership::{
     self, Event, LinkStatus, Membership, MembershipConfig, MsgHandle, NodeStatus, QdiskVotes, Time,
 };
@@ -47,6 +47,8 @@ pub enum Ev {
     Fenced(NodeId, bool),
     /// qdiskd's votes.
     Qdisk(QdiskVotes),
+    /// A ping node answered.
+    PingReply(NodeName),
     /// An API command, with where to answer.
     Command(RequestKind, Sender<CommandReply>),
     /// SIGTERM or SIGINT: leave gracefully.
@@ -117,7 +119,21 @@ pub fn run(opts: Options, cfg: Config) -> Result<(), DaemonError> {
         tracing::info!("link {}: {}", i, crate::media::describe(medium));
         links.push(link);
     }
+    let pinger = if cfg.hacf.ping_nodes.is_empty() {
+        None
+    } else {
+        let tx = tx.clone();
+        let p = Pinger::open(&cfg.hacf.ping_nodes, move |name| {
+            tx.send(Ev::PingReply(name)).is_ok()
+        })
+        .map_err(|e| DaemonError::Setup(e.to_string()))?;
+        for n in &cfg.hacf.ping_nodes {
+            tracing::info!("ping node {}: {}", n.name, n.addrs.join(" "));
+        }
+        Some(p)
+    };
     workers::signals(tx.clone()).map_err(|e| DaemonError::Setup(format!("signals: {e}")))?;
+    realtime(&cfg.hacf);
 
     let mut mcfg = MembershipConfig::from_hacf(&cfg.hacf, rand_seed());
     if opts.qdisk_socket.is_some() {
@@ -159,6 +175,7 @@ pub fn run(opts: Options, cfg: Config) -> Result<(), DaemonError> {
         opts,
         auth,
         links,
+        pinger,
         membership,
         policy,
         start,
@@ -183,6 +200,24 @@ pub fn run(opts: Options, cfg: Config) -> Result<(), DaemonError> {
     Ok(())
 }
 
+/// `realtime on` (heartbeat's default): locked memory and SCHED_RR at `rtprio` (default the
+/// lowest real-time priority), so a paging storm or a busy machine cannot delay heartbeats
+/// past deadtime. A failure is a warning, as in heartbeat: the daemon still works.
+fn realtime(hacf: &crate::config::HaCf) {
+    if !hacf.realtime {
+        tracing::info!("realtime off: normal scheduling, memory not locked");
+        return;
+    }
+    if let Err(e) = qdisk::daemon::rt::lock_memory() {
+        tracing::warn!("{e}; continuing without locked memory");
+    }
+    let priority = hacf.rtprio.map_or(1, i32::from);
+    match qdisk::daemon::rt::set_scheduler(qdisk::config::Scheduler::Rr, priority) {
+        Ok(()) => tracing::info!("realtime: SCHED_RR priority {priority}, memory locked"),
+        Err(e) => tracing::warn!("{e}; continuing with the normal scheduler"),
+    }
+}
+
 fn rand_seed() -> u64 {
     let t = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -197,6 +232,7 @@ struct Driver {
     origin: Origin,
     auth: Authenticator,
     links: Vec<Link>,
+    pinger: Option<Pinger>,
     membership: Membership,
     policy: Policy,
     start: Instant,
@@ -280,6 +316,7 @@ impl Driver {
                 .policy
                 .handle(now, policy::Input::FenceDone { node, ok }),
             Ev::Qdisk(votes) => self.membership.on_qdisk(Time(now), votes),
+            Ev::PingReply(name) => self.membership.on_ping_reply(Time(now), &name),
             Ev::Command(kind, reply) => {
                 let answer = self.command(kind);
                 let _ = reply.send(answer);
@@ -425,6 +462,9 @@ impl Driver {
             } => {
                 let body = codec::status_body(state, deadtime);
                 self.send(&body, seq, None);
+                if let Some(p) = &mut self.pinger {
+                    p.send_round();
+                }
             }
             A::SendShutdone { seq } => {
                 self.send(&Body::Shutdone, seq, None);

@@ -1,4 +1,5 @@
-//! The media: the paths heartbeat packets travel on (`bcast`, `mcast`, `ucast`, `serial`).
+//! The media: the paths heartbeat packets travel on (`bcast`, `mcast`, `ucast`, `serial`),
+//! and the ICMP prober of ping nodes ([`Pinger`]).
 //!
 //! Each configured [`Medium`] is opened as a [`Link`]: a reader thread that hands every
 //! received packet to one shared channel as a [`Received`] tagged with the link's
@@ -6,6 +7,7 @@
 //! authentication and parsing happen in the daemon (as in heartbeat, where the read and
 //! write children pass raw packets to the master process).
 
+mod ping;
 mod serial;
 mod udp;
 
@@ -14,6 +16,7 @@ use std::sync::mpsc::Sender;
 
 use crate::config::Medium;
 
+pub use ping::{reply_source, Pinger};
 pub use serial::{SerialLink, FRAGMENT};
 pub use udp::UdpLink;
 
