@@ -148,6 +148,7 @@ fn main() -> ExitCode {
         .with_max_level(level)
         .with_target(false)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let agents = AgentConfig {
         resource_dir: args.resource_dir.clone(),

@@ -119,9 +119,13 @@ impl Policy {
     /// Earliest fence retry, if this node is the DC.
     pub(crate) fn dc_next_retry(&self) -> Option<Duration> {
         self.dc.as_ref()?;
+        // Only nodes outside the view are fenced (`request_fences`): a member's retry
+        // time would never be consumed.
         self.peers
             .iter()
-            .filter_map(|p| match p.fence {
+            .enumerate()
+            .filter(|(i, _)| !self.view.contains(NodeId(*i as u16)))
+            .filter_map(|(_, p)| match p.fence {
                 FenceState::RetryAt(t) => Some(t),
                 _ => None,
             })

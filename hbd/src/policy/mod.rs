@@ -355,6 +355,12 @@ impl Policy {
         for n in members.minus(old).iter() {
             let p = &mut self.peers[n.index()];
             p.health = NodeHealth::Member;
+            // A fence still being retried is moot once the node is back: it is asked
+            // afresh if it goes again (a stale retry time would be a timer in the past).
+            if p.fence != FenceState::Pending {
+                p.fence = FenceState::Idle;
+            }
+            p.fence_failures = 0;
         }
     }
 

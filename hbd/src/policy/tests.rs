@@ -156,6 +156,12 @@ impl Cluster {
                     for p in self.nodes.iter_mut().flatten() {
                         if p.poll_timeout().is_some_and(|t| t <= self.now) {
                             p.handle_timeout(self.now);
+                            let after = p.poll_timeout();
+                            assert!(
+                                after.is_none_or(|a| a > self.now),
+                                "handle_timeout({:?}) left the next timeout at {after:?}: a busy loop",
+                                self.now
+                            );
                         }
                     }
                     self.pump();
@@ -355,6 +361,35 @@ fn a_dead_node_is_fenced_before_takeover_and_no_confirmation_means_no_takeover()
     assert_eq!(c.running_on(2).len(), 1);
     assert_eq!(c.running_on(0), [0]);
     assert_eq!(c.running_on(1), [1]);
+}
+
+#[test]
+fn r_a_node_back_after_a_failed_fence_leaves_no_timer_in_the_past() {
+    // Found by the hbd benchmark: node2 died, its fence failed (no fenced), it came back;
+    // the DC kept its retry time, which lay in the past for ever: a busy loop.
+    let mut c = Cluster::new(2, &[("a", 0)], AutoFailback::On);
+    c.boot(&[0, 1]);
+    c.kill(1);
+    c.view(&[0], &[0], true);
+    c.input(0, Input::NodeDead(NodeId(1)));
+    c.input(
+        0,
+        Input::FenceDone {
+            node: NodeId(1),
+            ok: false,
+        },
+    );
+    c.nodes[1] = Some(Policy::new(cfg(2, &[("a", 0)], 1, AutoFailback::On), c.now));
+    c.view(&[0, 1], &[0, 1], true);
+    c.input(1, Input::CommUp);
+    c.advance(secs(30));
+    let p = c.nodes[0].as_ref().expect("node 1 runs");
+    let next = p.poll_timeout().expect("a timeout");
+    assert!(
+        next > c.now,
+        "next timeout {next:?} is not after now {:?}",
+        c.now
+    );
 }
 
 #[test]
