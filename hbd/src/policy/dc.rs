@@ -116,20 +116,26 @@ impl Policy {
         self.send(Dest::Node(from), msg);
     }
 
-    /// Earliest fence retry, if this node is the DC.
+    /// Earliest fence retry, if this node is the DC and would act on it.
     pub(crate) fn dc_next_retry(&self) -> Option<Duration> {
         self.dc.as_ref()?;
-        // Only nodes outside the view are fenced (`request_fences`): a member's retry
-        // time would never be consumed.
-        self.peers
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| !self.view.contains(NodeId(*i as u16)))
-            .filter_map(|(_, p)| match p.fence {
+        if !self.comm_up {
+            return None;
+        }
+        self.fence_candidates()
+            .filter_map(|i| match self.peers[i].fence {
                 FenceState::RetryAt(t) => Some(t),
                 _ => None,
             })
             .min()
+    }
+
+    /// Nodes that must be fenced: outside the view and not known clean. A retry time of
+    /// any other node is never acted on, so it must never be a timer either.
+    fn fence_candidates(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.peers.len()).filter(|&i| {
+            !self.view.contains(NodeId(i as u16)) && self.peers[i].health != NodeHealth::Clean
+        })
     }
 
     fn start_round(&mut self) {
@@ -152,22 +158,20 @@ impl Policy {
         self.loopback.push_back(ClusterMsg::Sync(stamp));
     }
 
-    fn request_fences(&mut self) {
+    pub(crate) fn request_fences(&mut self) {
         let now = self.now;
-        for i in 0..self.peers.len() {
-            let n = NodeId(i as u16);
-            if self.view.contains(n) || self.peers[i].health == NodeHealth::Clean {
-                continue;
-            }
-            let due = match self.peers[i].fence {
+        let due: Vec<usize> = self
+            .fence_candidates()
+            .filter(|&i| match self.peers[i].fence {
                 FenceState::Idle => true,
                 FenceState::Pending => false,
                 FenceState::RetryAt(t) => t <= now,
-            };
-            if due {
-                self.peers[i].fence = FenceState::Pending;
-                self.actions.push_back(Action::RequestFence(n));
-            }
+            })
+            .collect();
+        for i in due {
+            self.peers[i].fence = FenceState::Pending;
+            self.actions
+                .push_back(Action::RequestFence(NodeId(i as u16)));
         }
     }
 

@@ -291,6 +291,10 @@ impl Policy {
             self.report_dirty = true;
             self.dc_resend();
         }
+        if self.dc.is_some() && self.comm_up {
+            // A fence retry that fell due (the round may not be planning right now).
+            self.request_fences();
+        }
         self.run_monitors();
         self.settle();
     }
