@@ -31,6 +31,7 @@ pub struct LabBuilder {
     private_dirs: Vec<String>,
     bmc_credentials: BmcCredentials,
     snmp_credentials: SnmpCredentials,
+    hostnames: Vec<String>,
 }
 
 impl Default for LabBuilder {
@@ -44,6 +45,7 @@ impl Default for LabBuilder {
             private_dirs: DEFAULT_PRIVATE_DIRS.iter().map(|s| s.to_string()).collect(),
             bmc_credentials: BmcCredentials::default(),
             snmp_credentials: SnmpCredentials::default(),
+            hostnames: Vec::new(),
         }
     }
 }
@@ -52,6 +54,13 @@ impl LabBuilder {
     /// Number of nodes, 1 to 99 (default 2).
     pub fn nodes(mut self, n: usize) -> Self {
         self.nodes = n;
+        self
+    }
+
+    /// Hostnames of the first nodes, in order (the others stay `nodeN`), e.g.
+    /// `["web1", "web2", "client"]`.
+    pub fn hostnames<S: AsRef<str>>(mut self, names: &[S]) -> Self {
+        self.hostnames = names.iter().map(|n| n.as_ref().to_string()).collect();
         self
     }
 
@@ -116,6 +125,18 @@ impl LabBuilder {
                 self.media
             )));
         }
+        for name in &self.hostnames {
+            let valid = !name.is_empty()
+                && name.len() <= 63
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+            if !valid {
+                return Err(LabError::Invalid(format!(
+                    "hostname {name:?}: use letters, digits, '-' and '.' (at most 63)"
+                )));
+            }
+        }
         for dir in &self.private_dirs {
             if !dir.starts_with('/') || dir == "/" {
                 return Err(LabError::Invalid(format!(
@@ -156,9 +177,14 @@ impl LabBuilder {
         nets.push(Net::Mgmt);
         lab.switch = Some(Switch::create(&format!("{id}-sw"), &nets)?);
         for index in 1..=self.nodes {
+            let hostname = self
+                .hostnames
+                .get(index - 1)
+                .cloned()
+                .unwrap_or_else(|| format!("node{index}"));
             let node = Node::create(
                 index,
-                &format!("node{index}"),
+                &hostname,
                 &format!("{id}-n{index}"),
                 lab_cgroup.path().join(format!("n{index}")),
                 lab.dir.join(format!("node{index}")),

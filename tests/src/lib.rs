@@ -7,7 +7,8 @@
 //! with per-node fault injection ([`disk::SharedDisk`] over FUSE, [`faultdisk`]), a BMC per
 //! node ([`bmc::Bmc`], OpenIPMI's ipmi_sim whose chassis power really controls the node)
 //! and an SNMP agent on the switch ([`snmp::SnmpAgent`], net-snmp's snmpd). Serial lines are
-//! PTY pairs ([`serial::SerialPair`]). The [`nemesis`] injects faults, the [`timeline`]
+//! PTY pairs ([`serial::SerialPair`]). [`hacluster`] builds the heartbeat tutorial's
+//! two-node web cluster on top, with our daemons or with Debian's heartbeat. The [`nemesis`] injects faults, the [`timeline`]
 //! records what happened, and [`wait`] is how tests wait.
 //!
 //! Everything runs as root and touches only what it created itself. Every object carries a
@@ -22,6 +23,7 @@ pub mod cmd;
 pub mod disk;
 pub mod error;
 pub mod faultdisk;
+pub mod hacluster;
 pub mod loopdev;
 pub mod nemesis;
 pub mod netns;

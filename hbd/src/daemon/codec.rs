@@ -185,10 +185,10 @@ pub fn describe(e: &Event) -> String {
             silent.as_millis()
         ),
         Event::QuorumChanged(q) => format!(
-            "quorum {}: {} of {} votes",
-            if q.quorate { "gained" } else { "lost" },
+            "votes now {} of {}: {}",
             q.votes,
-            q.expected
+            q.expected,
+            if q.quorate { "quorate" } else { "NOT quorate" }
         ),
     }
 }

@@ -35,7 +35,7 @@ use crate::wire::{self, EncodeOptions, Format};
 
 pub use options::{Options, SelfFence};
 use server::Shared;
-use workers::{GroupOp, GroupResult};
+use workers::{FencedNotice, GroupOp, GroupResult};
 
 /// Something for the loop to handle.
 pub enum Ev {
@@ -161,6 +161,7 @@ pub fn run(opts: Options, cfg: Config) -> Result<(), DaemonError> {
     let agents = Agents::new(opts.agents.clone());
     let groups_tx = workers::group_worker(agents, cfg.resources.clone(), tx.clone());
 
+    let fenced = opts.fenced_socket.clone().map(workers::fenced_notifier);
     let nodes: Vec<NodeName> = cfg.hacf.nodes.iter().map(|n| n.name.clone()).collect();
     let ttl = 1 + u32::try_from(nodes.len()).unwrap_or(u32::MAX);
     let mut driver = Driver {
@@ -184,6 +185,7 @@ pub fn run(opts: Options, cfg: Config) -> Result<(), DaemonError> {
         nodes,
         tx,
         groups_tx,
+        fenced,
         shared,
         armed,
         auth_failures: 0,
@@ -241,6 +243,7 @@ struct Driver {
     nodes: Vec<NodeName>,
     tx: Sender<Ev>,
     groups_tx: Sender<(GroupId, GroupOp)>,
+    fenced: Option<Sender<FencedNotice>>,
     shared: Arc<Shared>,
     armed: options::Armed,
     auth_failures: u64,
@@ -564,15 +567,15 @@ impl Driver {
                 self.view_changed();
             }
             Event::NodeUp { node } | Event::NodeActive { node } => {
-                if let (Some(path), false) = (&self.opts.fenced_socket, self.left) {
-                    workers::tell_fenced_rejoined(path.clone(), node.to_string());
+                if let (Some(fenced), false) = (&self.fenced, self.left) {
+                    let _ = fenced.send(FencedNotice::Rejoined(node.to_string()));
                 }
                 self.view_changed();
             }
             Event::ReplayRejected { .. } => self.replays += 1,
             Event::QuorumChanged(q) => {
-                if let Some(path) = &self.opts.fenced_socket {
-                    workers::tell_fenced_quorum(path.clone(), q.quorate);
+                if let Some(fenced) = &self.fenced {
+                    let _ = fenced.send(FencedNotice::Quorum(q.quorate));
                 }
                 self.view_changed();
             }

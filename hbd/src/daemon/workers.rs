@@ -127,31 +127,58 @@ pub fn fence(path: PathBuf, id: NodeId, name: String, me: String, tx: Sender<Ev>
         });
 }
 
-/// Tells fenced whether this partition is quorate (it fences for the cluster only then).
-pub fn tell_fenced_quorum(path: PathBuf, quorate: bool) {
+/// What hbd tells fenced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FencedNotice {
+    /// Whether this partition is quorate (fenced fences for the cluster only then).
+    Quorum(bool),
+    /// A node rejoined (fenced unfences its fabric ports).
+    Rejoined(String),
+}
+
+/// How often the quorum state is told again, so a restarted fenced learns it.
+const QUORUM_REFRESH: Duration = Duration::from_secs(5);
+
+/// Starts the thread that tells fenced about quorum and rejoins, in order (two quick
+/// quorum changes must never reach fenced reversed), and repeats the latest quorum state
+/// every few seconds. Returns where to send notices.
+pub fn fenced_notifier(path: PathBuf) -> Sender<FencedNotice> {
+    let (tx, rx) = channel::<FencedNotice>();
     let _ = std::thread::Builder::new()
-        .name("hbd quorum".into())
+        .name("hbd fenced notices".into())
         .spawn(move || {
-            if let Ok(mut c) = FencedClient::connect(&path) {
-                if let Err(e) = c.call(Request::Quorum { quorate }, Some(Duration::from_secs(5))) {
-                    tracing::warn!("telling fenced about quorum: {e}");
+            let mut quorate: Option<bool> = None;
+            loop {
+                let notice = match rx.recv_timeout(QUORUM_REFRESH) {
+                    Ok(n) => n,
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => match quorate {
+                        Some(q) => FencedNotice::Quorum(q),
+                        None => continue,
+                    },
+                    Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
+                };
+                let request = match &notice {
+                    FencedNotice::Quorum(q) => {
+                        quorate = Some(*q);
+                        Request::Quorum { quorate: *q }
+                    }
+                    FencedNotice::Rejoined(node) => Request::Rejoined {
+                        target: node.clone(),
+                    },
+                };
+                let sent = FencedClient::connect(&path)
+                    .map_err(|e| e.to_string())
+                    .and_then(|mut c| {
+                        c.call(request, Some(Duration::from_secs(5)))
+                            .map(drop)
+                            .map_err(|e| e.to_string())
+                    });
+                if let Err(e) = sent {
+                    tracing::warn!("telling fenced {notice:?}: {e}");
                 }
             }
         });
-}
-
-/// Tells fenced a node rejoined (it unfences the node's fabric ports).
-pub fn tell_fenced_rejoined(path: PathBuf, node: String) {
-    let _ = std::thread::Builder::new()
-        .name("hbd rejoined".into())
-        .spawn(move || {
-            if let Ok(mut c) = FencedClient::connect(&path) {
-                let _ = c.call(
-                    Request::Rejoined { target: node },
-                    Some(Duration::from_secs(5)),
-                );
-            }
-        });
+    tx
 }
 
 /// Polls qdiskd once a second for the quorum disk's votes.

@@ -1,0 +1,709 @@
+//! The heartbeat tutorial's two-node web cluster, for real, in the lab: `web1` and `web2`
+//! serve a floating IP and a small web service (`websrv`, a heartbeat `resource.d` script
+//! around socat), with a quorum disk, a BMC each, and a third node, `client`, that fetches
+//! the page and answers ping as the router would.
+//!
+//! [`HaCluster::start`] writes every node's files exactly as an administrator would
+//! (`/etc/ha.d/ha.cf`, `authkeys`, `haresources`, `resource.d/websrv`, and for our stack
+//! `/etc/cluster/cluster.toml` for qdiskd and fenced), makes the quorum disk with `mkqdisk`,
+//! and starts the daemons: qdiskd, fenced and hbd ([`Stack::Ours`]), or Debian's heartbeat
+//! 3.0.6 ([`Stack::Heartbeat`], the peer the benchmarks compare with). Everything is observed
+//! from outside, through the same tools an administrator uses: `hbctl --json status` (or
+//! `cl_status`), fenced's history file, `ip addr`, and `curl` from the client.
+//!
+//! Self-fencing is `kill-cgroup` everywhere: it kills a node's processes, never the machine.
+
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::cluster::Lab;
+use crate::error::{LabError, Result};
+use crate::node::{Daemon, Node};
+use crate::topology::Net;
+
+/// heartbeat 3.0.6's daemon (Debian).
+pub const HEARTBEAT: &str = "/usr/libexec/heartbeat/heartbeat";
+
+/// Lab node index of `web1`, `web2` and the client.
+pub const WEB1: usize = 1;
+/// Lab node index of `web2`.
+pub const WEB2: usize = 2;
+/// Lab node index of the client (and ping node).
+pub const CLIENT: usize = 3;
+
+/// Where the workspace's binaries are (`target/debug` or `target/release`).
+#[derive(Debug, Clone)]
+pub struct Binaries {
+    dir: PathBuf,
+}
+
+impl Binaries {
+    /// The binaries in `dir`; every one the cluster needs must be there.
+    pub fn in_dir(dir: &Path) -> Result<Binaries> {
+        let b = Binaries {
+            dir: dir.to_path_buf(),
+        };
+        for name in [
+            "hbd",
+            "hbctl",
+            "fenced",
+            "qdiskd",
+            "mkqdisk",
+            "fence_qd_ipmilan",
+        ] {
+            let path = b.path(name);
+            if !path.exists() {
+                return Err(LabError::Invalid(format!(
+                    "{} is missing: build the workspace first (cargo build --workspace --bins)",
+                    path.display()
+                )));
+            }
+        }
+        Ok(b)
+    }
+
+    /// The path of binary `name`.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+}
+
+/// Which cluster software runs on web1 and web2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stack {
+    /// hbd, fenced and (with a quorum disk) qdiskd.
+    Ours,
+    /// Debian's heartbeat 3.0.6 (no fencing, no quorum disk: heartbeat v1 has neither).
+    Heartbeat,
+}
+
+/// How our stack fences.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fencing {
+    /// Through the node's BMC with `fence_qd_ipmilan` (power off, confirmed).
+    Ipmi,
+    /// A fence agent that reports success at once without doing anything: only for the
+    /// benchmark's like-for-like comparison with heartbeat, which does not fence.
+    NoOp,
+}
+
+/// heartbeat timings, as `ha.cf` writes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timing {
+    /// `keepalive`.
+    pub keepalive: Duration,
+    /// `deadtime`.
+    pub deadtime: Duration,
+    /// `warntime`.
+    pub warntime: Duration,
+    /// `initdead`.
+    pub initdead: Duration,
+}
+
+impl Timing {
+    /// The tutorial's (keepalive 1 s, deadtime 8 s; initdead 10 s, warntime 5 s).
+    pub const SEED: Timing = Timing {
+        keepalive: Duration::from_secs(1),
+        deadtime: Duration::from_secs(8),
+        warntime: Duration::from_secs(5),
+        initdead: Duration::from_secs(10),
+    };
+    /// A fast profile for labs: keepalive 250 ms, deadtime 2 s.
+    pub const FAST: Timing = Timing {
+        keepalive: Duration::from_millis(250),
+        deadtime: Duration::from_secs(2),
+        warntime: Duration::from_secs(1),
+        initdead: Duration::from_secs(4),
+    };
+
+    fn hacf(&self) -> String {
+        format!(
+            "keepalive {}ms\ndeadtime {}ms\nwarntime {}ms\ninitdead {}ms\n",
+            self.keepalive.as_millis(),
+            self.deadtime.as_millis(),
+            self.warntime.as_millis(),
+            self.initdead.as_millis()
+        )
+    }
+}
+
+/// What to build.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    /// The cluster software.
+    pub stack: Stack,
+    /// heartbeat timings.
+    pub timing: Timing,
+    /// A quorum disk (our stack only): the tie-breaker of a two-node cluster.
+    pub qdisk: bool,
+    /// How our stack fences.
+    pub fencing: Fencing,
+    /// The client's address as a ping node (`ping` in ha.cf), counted for quorum by hbd
+    /// (`--ping-votes 1`) when there is no quorum disk.
+    pub ping_node: bool,
+    /// `auto_failback on|off|legacy`.
+    pub auto_failback: &'static str,
+}
+
+impl Spec {
+    /// The demo: our stack, a quorum disk, IPMI fencing, auto_failback on, fast timings.
+    pub fn demo() -> Spec {
+        Spec {
+            stack: Stack::Ours,
+            timing: Timing::FAST,
+            qdisk: true,
+            fencing: Fencing::Ipmi,
+            ping_node: false,
+            auto_failback: "on",
+        }
+    }
+}
+
+/// The web service's resource script (heartbeat `resource.d` convention: start, stop,
+/// status judged by its output). `@VIP@` is replaced by the floating address.
+const WEBSRV: &str = r#"#!/bin/sh
+# websrv: the demo's web service, a heartbeat resource.d script (start|stop|status).
+# It serves "served by HOSTNAME" on the floating IP, port 80.
+PIDFILE=/run/websrv.pid
+running() { [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; }
+case "$1" in
+  start)
+    running && exit 0
+    setsid socat TCP-LISTEN:80,bind=@VIP@,reuseaddr,fork EXEC:"$0 reply" \
+      </dev/null >/dev/null 2>&1 &
+    echo $! > "$PIDFILE"
+    # Up once it listens.
+    for _ in $(seq 50); do
+      ss -Hltn "sport = :80" | grep -q . && exit 0
+      sleep 0.02
+    done
+    echo "websrv: socat did not start listening on @VIP@:80" >&2
+    exit 1 ;;
+  stop)
+    if running; then kill "$(cat "$PIDFILE")"; fi
+    rm -f "$PIDFILE"
+    exit 0 ;;
+  status)
+    if running; then echo "websrv is running"; else echo "websrv is stopped"; fi ;;
+  reply)
+    # One HTTP exchange on standard input and output (socat runs this per connection).
+    read -r _request
+    printf 'HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nserved by %s\n' "$(hostname)" ;;
+  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+esac
+"#;
+
+/// A fence agent that succeeds at once (see [`Fencing::NoOp`]); it reads and ignores its
+/// options.
+const NOOP_AGENT: &str = "#!/bin/sh\n# Benchmark only: reports success without fencing anything.\ncat >/dev/null\nexit 0\n";
+
+/// The running cluster. Dropping it tears the lab down.
+pub struct HaCluster {
+    lab: Lab,
+    spec: Spec,
+    bins: Binaries,
+    vip: Ipv4Addr,
+}
+
+impl HaCluster {
+    /// Builds the lab (web1, web2, client; a shared disk and BMCs for our stack), writes the
+    /// configuration, makes the quorum disk and starts the daemons on web1 and web2.
+    pub fn start(spec: Spec, bins: Binaries) -> Result<HaCluster> {
+        crate::root::require_root("the HA cluster lab");
+        let ours = spec.stack == Stack::Ours;
+        let mut builder = Lab::builder()
+            .nodes(3)
+            .media(1)
+            .hostnames(&["web1", "web2", "client"]);
+        if ours {
+            builder = builder.bmcs(true);
+            if spec.qdisk {
+                builder = builder.shared_disk(16 << 20, 512);
+            }
+        }
+        let lab = builder.build()?;
+        let vip = Net::Heartbeat(0).node_addr(100);
+        let cluster = HaCluster {
+            lab,
+            spec,
+            bins,
+            vip,
+        };
+        if ours && cluster.spec.qdisk {
+            cluster.make_qdisk()?;
+        }
+        for i in [WEB1, WEB2] {
+            cluster.configure(i)?;
+        }
+        for i in [WEB1, WEB2] {
+            cluster.start_daemons(i)?;
+        }
+        cluster.lab.note("web1 and web2 started");
+        Ok(cluster)
+    }
+
+    /// The lab underneath.
+    pub fn lab(&self) -> &Lab {
+        &self.lab
+    }
+
+    /// The spec it was built from.
+    pub fn spec(&self) -> &Spec {
+        &self.spec
+    }
+
+    /// The floating IP.
+    pub fn vip(&self) -> Ipv4Addr {
+        self.vip
+    }
+
+    /// Node `i` (WEB1, WEB2, CLIENT).
+    pub fn node(&self, i: usize) -> &Node {
+        self.lab.node(i)
+    }
+
+    fn make_qdisk(&self) -> Result<()> {
+        let disk = self.lab.disk()?;
+        let device = disk.device(WEB1)?;
+        let out = Command::new(self.bins.path("mkqdisk"))
+            .args(["-c"])
+            .arg(device)
+            .args(["-l", "web-qdisk", "--layout", "extended", "--yes"])
+            .output()
+            .map_err(|e| LabError::io(&self.bins.path("mkqdisk"), e))?;
+        if !out.status.success() {
+            return Err(LabError::Invalid(format!(
+                "mkqdisk failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )));
+        }
+        Ok(())
+    }
+
+    fn write(&self, path: &Path, text: &str, mode: u32) -> Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::write(path, text).map_err(|e| LabError::io(path, e))?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+            .map_err(|e| LabError::io(path, e))
+    }
+
+    fn private(&self, i: usize, dir: &str) -> Result<PathBuf> {
+        self.lab
+            .node(i)
+            .private_dir(dir)
+            .map(Path::to_path_buf)
+            .ok_or_else(|| LabError::Invalid(format!("no private {dir} on node {i}")))
+    }
+
+    fn configure(&self, i: usize) -> Result<()> {
+        let etc = self.private(i, "/etc/ha.d")?;
+        if self.spec.stack == Stack::Heartbeat {
+            // heartbeat's own scripts (harc, rc.d, resource.d) and state layout.
+            let lib = self.private(i, "/var/lib/heartbeat")?;
+            for (from, to) in [("/etc/ha.d/.", &etc), ("/var/lib/heartbeat/.", &lib)] {
+                let ok = Command::new("cp")
+                    .args(["-a", from])
+                    .arg(to)
+                    .status()
+                    .map_err(|e| LabError::io(Path::new("cp"), e))?;
+                if !ok.success() {
+                    return Err(LabError::Invalid(format!("cp -a {from} failed")));
+                }
+            }
+        }
+        let ping = if self.spec.ping_node {
+            format!("ping {}\n", Net::Heartbeat(0).node_addr(CLIENT))
+        } else {
+            String::new()
+        };
+        let hacf = format!(
+            "# The heartbeat tutorial's two-node cluster.\nlogfile /var/log/ha-log\n{}udpport 694\nmcast hb0 225.0.0.1 694 1 0\nauto_failback {}\nnode web1\nnode web2\n{ping}",
+            self.spec.timing.hacf(),
+            self.spec.auto_failback
+        );
+        self.write(&etc.join("ha.cf"), &hacf, 0o644)?;
+        self.write(
+            &etc.join("authkeys"),
+            "auth 1\n1 sha1 web-cluster-secret\n",
+            0o600,
+        )?;
+        self.write(
+            &etc.join("haresources"),
+            &format!("web1 {}/24/hb0 websrv\n", self.vip),
+            0o644,
+        )?;
+        let rd = etc.join("resource.d");
+        std::fs::create_dir_all(&rd).map_err(|e| LabError::io(&rd, e))?;
+        self.write(
+            &rd.join("websrv"),
+            &WEBSRV.replace("@VIP@", &self.vip.to_string()),
+            0o755,
+        )?;
+        if self.spec.stack == Stack::Ours {
+            self.write_cluster_toml(i)?;
+        }
+        Ok(())
+    }
+
+    fn write_cluster_toml(&self, i: usize) -> Result<()> {
+        let etc = self.private(i, "/etc/cluster")?;
+        let mut devices = String::new();
+        let mut nodes = String::new();
+        for (n, name) in [(WEB1, "web1"), (WEB2, "web2")] {
+            match self.spec.fencing {
+                Fencing::Ipmi => {
+                    let bmc = self.lab.bmc(n)?;
+                    devices.push_str(&format!(
+                        "[[fence_device]]\nname = \"ipmi-{name}\"\nagent = \"{}\"\nip = \"{}\"\nipport = \"{}\"\nusername = \"{}\"\npassword = \"{}\"\nlanplus = \"1\"\ncipher = \"3\"\npower_wait = \"0\"\n\n",
+                        self.bins.path("fence_qd_ipmilan").display(),
+                        bmc.addr(),
+                        bmc.port(),
+                        bmc.credentials().user,
+                        bmc.credentials().password
+                    ));
+                }
+                Fencing::NoOp => {
+                    let agent = etc.join("fence_noop");
+                    self.write(&agent, NOOP_AGENT, 0o755)?;
+                    devices.push_str(&format!(
+                        "[[fence_device]]\nname = \"ipmi-{name}\"\nagent = \"/etc/cluster/fence_noop\"\n\n"
+                    ));
+                }
+            }
+            nodes.push_str(&format!(
+                "[[node]]\nname = \"{name}\"\nid = {n}\n[[node.fence]]\ndevices = [{{ device = \"ipmi-{name}\" }}]\n\n"
+            ));
+        }
+        let quorumd = if self.spec.qdisk {
+            format!(
+                "[quorumd]\ndevice = \"{}\"\ninterval = \"200ms\"\ntko = 4\nself_fence = \"kill-cgroup\"\nscheduler = \"other\"\npriority = 0\nlock_memory = false\n",
+                self.lab.disk()?.device(i)?.display()
+            )
+        } else {
+            String::new()
+        };
+        let text = format!(
+            "# Quorum disk and fencing for the web cluster (hbd reads /etc/ha.d).\n[cluster]\nname = \"web\"\ndeadtime = \"{}ms\"\n\n[fenced]\ndevice_timeout = \"20s\"\n\n{devices}{nodes}{quorumd}",
+            self.spec.timing.deadtime.as_millis()
+        );
+        // It holds the BMC passwords.
+        self.write(&etc.join("cluster.toml"), &text, 0o600)
+    }
+
+    fn start_daemons(&self, i: usize) -> Result<()> {
+        let node = self.lab.node(i);
+        match self.spec.stack {
+            Stack::Heartbeat => node.add_daemon(Daemon::new(
+                "heartbeat",
+                &[
+                    "bash",
+                    "-c",
+                    &format!(
+                        "mkdir -p /run/heartbeat/ccm /run/heartbeat/crm /run/heartbeat/dopd /run/heartbeat/rsctmp; \
+                         chown -R hacluster:haclient /run/heartbeat; rm -f /run/heartbeat.pid; exec {HEARTBEAT} -f"
+                    ),
+                ],
+            )),
+            Stack::Ours => {
+                let cfg = "/etc/cluster/cluster.toml";
+                if self.spec.qdisk {
+                    node.add_daemon(Daemon::new(
+                        "qdiskd",
+                        &[self.bins.path("qdiskd").display().to_string().as_str(), "-f", "-c", cfg],
+                    ))?;
+                }
+                node.add_daemon(Daemon::new(
+                    "fenced",
+                    &[self.bins.path("fenced").display().to_string().as_str(), "-c", cfg],
+                ))?;
+                let mut argv: Vec<String> = vec![
+                    self.bins.path("hbd").display().to_string(),
+                    "--self-fence".into(),
+                    "kill-cgroup".into(),
+                    "--fenced-socket".into(),
+                    "/run/fenced/fenced.sock".into(),
+                ];
+                if self.spec.qdisk {
+                    argv.extend(["--qdisk-socket".into(), "/run/qdiskd/qdiskd.sock".into()]);
+                }
+                if self.spec.ping_node {
+                    argv.extend(["--ping-votes".into(), "1".into()]);
+                }
+                node.add_daemon(Daemon::new("hbd", &argv))
+            }
+        }
+    }
+
+    /// `hbctl --json status` on node `i` (our stack), or `None` when hbd does not answer.
+    pub fn status(&self, i: usize) -> Option<serde_json::Value> {
+        let hbctl = self.bins.path("hbctl").display().to_string();
+        let out = self
+            .lab
+            .node(i)
+            .output(&[hbctl.as_str(), "--json", "status"])
+            .ok()?;
+        if !out.status.success() {
+            return None;
+        }
+        serde_json::from_slice(&out.stdout).ok()
+    }
+
+    /// What node `on` says of node `of` (`active`, `up`, `dead`, …): `hbctl nodestatus`
+    /// for our stack, `cl_status nodestatus` for heartbeat.
+    pub fn nodestatus(&self, on: usize, of: &str) -> String {
+        let hbctl = self.bins.path("hbctl").display().to_string();
+        let argv: Vec<&str> = match self.spec.stack {
+            Stack::Ours => vec![hbctl.as_str(), "nodestatus", of],
+            Stack::Heartbeat => vec!["cl_status", "nodestatus", of],
+        };
+        match self.lab.node(on).output(&argv) {
+            Ok(o) => String::from_utf8_lossy(&o.stdout).trim().to_string(),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    /// The page the client gets from the floating IP (`served by web1`), if any.
+    pub fn fetch(&self) -> Option<String> {
+        let url = format!("http://{}/", self.vip);
+        let out = self
+            .lab
+            .node(CLIENT)
+            .output(&["curl", "-s", "--max-time", "0.3", url.as_str()])
+            .ok()?;
+        let body = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        (out.status.success() && !body.is_empty()).then_some(body)
+    }
+
+    /// The web nodes that have the floating IP configured now.
+    pub fn vip_holders(&self) -> Vec<&'static str> {
+        let mut holders = Vec::new();
+        for (i, name) in [(WEB1, "web1"), (WEB2, "web2")] {
+            let Ok(out) = self.lab.node(i).output(&["ip", "-4", "-o", "addr", "show"]) else {
+                continue;
+            };
+            let text = String::from_utf8_lossy(&out.stdout);
+            if text.contains(&format!(" {}/", self.vip)) {
+                holders.push(name);
+            }
+        }
+        holders
+    }
+
+    /// The fence records in fenced's history on node `i` (JSON lines), newest last.
+    pub fn fence_history(&self, i: usize) -> Vec<serde_json::Value> {
+        let Ok(dir) = self.private(i, "/var/lib/cluster") else {
+            return Vec::new();
+        };
+        std::fs::read_to_string(dir.join("fence-history.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
+    /// Waits until `probe` holds, polling every 50 ms; the time it took.
+    pub fn wait_for(
+        &self,
+        what: &str,
+        within: Duration,
+        mut probe: impl FnMut() -> bool,
+    ) -> Result<Duration> {
+        crate::wait::wait_until(within, Duration::from_millis(50), what, &mut probe)
+    }
+
+    /// Waits until the client gets the page from `host` (`web1` or `web2`).
+    pub fn wait_served_by(&self, host: &str, within: Duration) -> Result<Duration> {
+        let want = format!("served by {host}");
+        self.wait_for(&format!("the page served by {host}"), within, || {
+            self.fetch().is_some_and(|b| b == want)
+        })
+    }
+
+    /// The last lines of every daemon log of web1 and web2, for failure messages.
+    pub fn logs(&self) -> String {
+        let mut s = String::new();
+        for i in [WEB1, WEB2] {
+            let node = self.lab.node(i);
+            let Ok(entries) = std::fs::read_dir(node.log_dir()) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                let text = std::fs::read_to_string(e.path()).unwrap_or_default();
+                let tail: Vec<&str> = text.lines().rev().take(30).collect();
+                s.push_str(&format!(
+                    "--- {} {} ---\n{}\n",
+                    node.hostname(),
+                    e.file_name().to_string_lossy(),
+                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                ));
+            }
+        }
+        s
+    }
+}
+
+/// A timeline of one scenario, relative to the moment something was done (the crash).
+#[derive(Debug, Default)]
+pub struct Story {
+    lines: Vec<(Duration, String, String)>,
+}
+
+impl Story {
+    /// An empty story.
+    pub fn new() -> Story {
+        Story::default()
+    }
+
+    /// Records `what`, seen by `who`, `at` after the start.
+    pub fn record(&mut self, at: Duration, who: &str, what: impl Into<String>) {
+        self.lines.push((at, who.to_string(), what.into()));
+        self.lines.sort_by_key(|(t, _, _)| *t);
+    }
+
+    /// When the first event containing `what` happened.
+    pub fn when(&self, what: &str) -> Option<Duration> {
+        self.lines
+            .iter()
+            .find(|(_, _, w)| w.contains(what))
+            .map(|(t, _, _)| *t)
+    }
+
+    /// The story, one line per event: `+  1.234 s  web2     what`.
+    pub fn render(&self) -> String {
+        self.lines
+            .iter()
+            .map(|(t, who, what)| format!("  +{:>7.3} s  {who:<16} {what}\n", t.as_secs_f64()))
+            .collect()
+    }
+}
+
+/// What the failover scenario saw, for tests and the benchmark.
+#[derive(Debug, Default)]
+pub struct Failover {
+    /// The timeline from the crash on: the survivor's daemons' own log lines (by their
+    /// timestamps) and what the client saw.
+    pub story: Story,
+    /// The most nodes ever seen holding the floating IP at once (must be 1 at most).
+    pub max_vip_holders: usize,
+    /// Crash to the page served by the survivor.
+    pub service_back: Duration,
+}
+
+/// Log lines of a node's daemons worth telling, by daemon: hbd's membership, quorum,
+/// fencing and resource steps, qdiskd's master and votes, fenced's requests and results.
+const TOLD: &[(&str, &[&str])] = &[
+    (
+        "hbd",
+        &[
+            "is dead",
+            "quorate",
+            "fence",
+            "Taking over",
+            "address added",
+            "websrv\" [\"start",
+            "Start of",
+            "waits",
+        ],
+    ),
+    ("qdiskd", &["master", "votes", "down", "evict"]),
+    ("fenced", &["fence", "level", "quorum"]),
+];
+
+/// `2026-12-03T13:29:54.611286Z  INFO [target: ]message` → (time, message).
+fn parse_log_line(line: &str) -> Option<(SystemTime, String)> {
+    let (stamp, rest) = line.split_once(' ')?;
+    let at = humantime::parse_rfc3339(stamp).ok()?;
+    let rest = rest.trim_start();
+    let (_level, message) = rest.split_once(' ')?;
+    let message = message.trim_start();
+    let message = match message.split_once(": ") {
+        Some((target, m)) if target.contains("::") => m,
+        _ => message,
+    };
+    Some((at, message.to_string()))
+}
+
+impl HaCluster {
+    /// Waits until `host` serves and holds the only floating IP (start-up or failback).
+    pub fn wait_settled_on(&self, host: &str, within: Duration) -> Result<Duration> {
+        let want = format!("served by {host}");
+        let mut last = (None, Vec::new());
+        self.wait_for(&format!("{host} alone serving"), within, || {
+            last = (self.fetch(), self.vip_holders());
+            last.0.as_deref() == Some(want.as_str()) && last.1 == [host]
+        })
+        .map_err(|e| {
+            LabError::Invalid(format!(
+                "{e}; last seen: page {:?}, floating IP on {:?}",
+                last.0, last.1
+            ))
+        })
+    }
+
+    /// Crashes `victim` (links down, every process killed: a hung machine), then fetches
+    /// the page from the client until the survivor serves it, sampling who holds the
+    /// floating IP meanwhile. The story is the survivor's daemons' log lines from the crash
+    /// on, by their own timestamps, with the client's view. Fails after `within`.
+    pub fn crash_and_follow(&self, victim: usize, within: Duration) -> Result<Failover> {
+        let (victim_name, survivor, survivor_name) = if victim == WEB1 {
+            ("web1", WEB2, "web2")
+        } else {
+            ("web2", WEB1, "web1")
+        };
+        let mut f = Failover::default();
+        let crash_wall = SystemTime::now();
+        let start = Instant::now();
+        self.lab.node(victim).crash()?;
+        f.story.record(
+            start.elapsed(),
+            "lab",
+            format!("{victim_name} crashed (links down, every process killed)"),
+        );
+        let want = format!("served by {survivor_name}");
+        loop {
+            if start.elapsed() > within {
+                return Err(LabError::Timeout {
+                    what: format!("the page from {survivor_name} after the crash of {victim_name}"),
+                    after: within,
+                });
+            }
+            let holders = self.vip_holders();
+            f.max_vip_holders = f.max_vip_holders.max(holders.len());
+            let asked = start.elapsed();
+            if let Some(page) = self.fetch() {
+                if page == want {
+                    f.service_back = asked;
+                    f.story.record(
+                        asked,
+                        "client",
+                        format!("http://{}/ answers: {page}", self.vip),
+                    );
+                    break;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if self.spec.stack == Stack::Ours {
+            let log_dir = self.lab.node(survivor).log_dir();
+            for (daemon, keys) in TOLD {
+                let path = log_dir.join(format!("lab-{daemon}.log"));
+                let text = std::fs::read_to_string(&path).unwrap_or_default();
+                for line in text.lines() {
+                    let Some((at, message)) = parse_log_line(line) else {
+                        continue;
+                    };
+                    let Ok(after) = at.duration_since(crash_wall) else {
+                        continue;
+                    };
+                    if after <= f.service_back && keys.iter().any(|k| message.contains(k)) {
+                        f.story
+                            .record(after, &format!("{survivor_name} {daemon}"), message);
+                    }
+                }
+            }
+        }
+        Ok(f)
+    }
+}

@@ -1,0 +1,3 @@
+//! Helpers shared by the lab tests of this package.
+
+pub mod bins;
