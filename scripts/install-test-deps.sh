@@ -37,6 +37,9 @@ PACKAGES=(
   # interoperate with; cl_status reads its view of our node.
   heartbeat
   cluster-glue
+  # The HA cluster lab and the demo: the client fetches the page from the floating IP
+  # (curl), the web service checks it listens (ss, in iproute2).
+  curl
 )
 
 missing=()

@@ -92,7 +92,7 @@ pub struct QuorumReport {
     pub votes: u32,
     /// Votes expected.
     pub expected: u32,
-    /// Votes from the quorum disk included above.
+    /// Votes from the quorum disk included above (held by this node now).
     pub qdisk_votes: u32,
     /// Whether this partition has quorum.
     pub quorate: bool,

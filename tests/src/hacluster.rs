@@ -249,6 +249,11 @@ impl HaCluster {
         &self.lab
     }
 
+    /// The binaries it runs.
+    pub fn binaries(&self) -> &Binaries {
+        &self.bins
+    }
+
     /// The spec it was built from.
     pub fn spec(&self) -> &Spec {
         &self.spec
@@ -272,7 +277,7 @@ impl HaCluster {
             .arg(device)
             .args(["-l", "web-qdisk", "--layout", "extended", "--yes"])
             .output()
-            .map_err(|e| LabError::io(&self.bins.path("mkqdisk"), e))?;
+            .map_err(|e| LabError::io(self.bins.path("mkqdisk"), e))?;
         if !out.status.success() {
             return Err(LabError::Invalid(format!(
                 "mkqdisk failed: {}",
@@ -604,6 +609,8 @@ const TOLD: &[(&str, &[&str])] = &[
             "address added",
             "websrv\" [\"start",
             "Start of",
+            "Releasing",
+            "Stop of",
             "waits",
         ],
     ),
@@ -626,6 +633,28 @@ fn parse_log_line(line: &str) -> Option<(SystemTime, String)> {
 }
 
 impl HaCluster {
+    /// Adds the log lines worth telling ([`TOLD`]) of node `i`'s daemons, from `since`
+    /// (wall clock) for `until`, to `story`, each at its own timestamp.
+    pub fn add_logs(&self, i: usize, since: SystemTime, until: Duration, story: &mut Story) {
+        let node = self.lab.node(i);
+        let log_dir = node.log_dir();
+        for (daemon, keys) in TOLD {
+            let path = log_dir.join(format!("lab-{daemon}.log"));
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            for line in text.lines() {
+                let Some((at, message)) = parse_log_line(line) else {
+                    continue;
+                };
+                let Ok(after) = at.duration_since(since) else {
+                    continue;
+                };
+                if after <= until && keys.iter().any(|k| message.contains(k)) {
+                    story.record(after, &format!("{} {daemon}", node.hostname()), message);
+                }
+            }
+        }
+    }
+
     /// Waits until `host` serves and holds the only floating IP (start-up or failback).
     pub fn wait_settled_on(&self, host: &str, within: Duration) -> Result<Duration> {
         let want = format!("served by {host}");
@@ -686,23 +715,7 @@ impl HaCluster {
             std::thread::sleep(Duration::from_millis(20));
         }
         if self.spec.stack == Stack::Ours {
-            let log_dir = self.lab.node(survivor).log_dir();
-            for (daemon, keys) in TOLD {
-                let path = log_dir.join(format!("lab-{daemon}.log"));
-                let text = std::fs::read_to_string(&path).unwrap_or_default();
-                for line in text.lines() {
-                    let Some((at, message)) = parse_log_line(line) else {
-                        continue;
-                    };
-                    let Ok(after) = at.duration_since(crash_wall) else {
-                        continue;
-                    };
-                    if after <= f.service_back && keys.iter().any(|k| message.contains(k)) {
-                        f.story
-                            .record(after, &format!("{survivor_name} {daemon}"), message);
-                    }
-                }
-            }
+            self.add_logs(survivor, crash_wall, f.service_back, &mut f.story);
         }
         Ok(f)
     }

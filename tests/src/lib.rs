@@ -20,6 +20,7 @@ pub mod bmc;
 pub mod cgroup;
 pub mod cluster;
 pub mod cmd;
+pub mod demo;
 pub mod disk;
 pub mod error;
 pub mod faultdisk;

@@ -71,3 +71,83 @@ fn the_demo_web1_crashes_is_fenced_web2_serves_and_web1_takes_it_back() {
     c.wait_settled_on("web1", Duration::from_secs(60))
         .unwrap_or_else(|e| panic!("{e}\n{}", c.logs()));
 }
+
+/// Samples who holds the floating IP and who serves for `d`; returns the most holders seen
+/// at once and every page seen.
+fn watch(c: &HaCluster, d: Duration) -> (usize, Vec<String>) {
+    let end = std::time::Instant::now() + d;
+    let (mut most, mut pages) = (0, Vec::new());
+    while std::time::Instant::now() < end {
+        most = most.max(c.vip_holders().len());
+        if let Some(p) = c.fetch() {
+            if !pages.contains(&p) {
+                pages.push(p);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (most, pages)
+}
+
+#[test]
+fn a_partition_of_the_two_nodes_leaves_the_quorum_disk_side_serving_and_the_other_fenced() {
+    let c = start(Spec::demo());
+    c.wait_settled_on("web1", Duration::from_secs(60))
+        .unwrap_or_else(|e| panic!("{e}\n{}", c.logs()));
+    std::thread::sleep(Duration::from_secs(6));
+    // The heartbeat network splits: web2 is cut off from web1 (and the client); both
+    // still see the quorum disk and the BMCs. Only the qdisk master's side is quorate.
+    c.lab()
+        .switch()
+        .expect("switch")
+        .set_port(WEB2, lab::Net::Heartbeat(0), false)
+        .expect("cut web2 off");
+    c.wait_for(
+        "web2 powered off by web1's fenced",
+        Duration::from_secs(30),
+        || c.node(WEB2).power().ok() == Some(Power::Off),
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", c.logs()));
+    let (most, pages) = watch(&c, Duration::from_secs(3));
+    assert!(most <= 1, "two nodes held the floating IP");
+    assert_eq!(pages, ["served by web1"], "{}", c.logs());
+    assert_eq!(c.node(WEB1).power().expect("power"), Power::On);
+    let record = c.fence_history(WEB1).pop().expect("web1 fenced someone");
+    assert_eq!(record["target"], "web2");
+    assert_eq!(record["outcome"]["kind"], "fenced", "{record}");
+    // web2 never fenced web1: it had no quorum.
+    assert!(
+        c.fence_history(WEB2).is_empty(),
+        "{:?}",
+        c.fence_history(WEB2)
+    );
+}
+
+#[test]
+fn a_paused_owner_is_fenced_before_takeover_and_never_serves_alongside_the_new_owner() {
+    let c = start(Spec::demo());
+    c.wait_settled_on("web1", Duration::from_secs(60))
+        .unwrap_or_else(|e| panic!("{e}\n{}", c.logs()));
+    std::thread::sleep(Duration::from_secs(6));
+    // web1 hangs with the floating IP configured: its address still answers ARP, so only
+    // fencing keeps two owners apart.
+    c.node(WEB1).pause().expect("pause web1");
+    let mut most = 0;
+    c.wait_for("web2 serving", Duration::from_secs(30), || {
+        most = most.max(c.vip_holders().len());
+        c.fetch().as_deref() == Some("served by web2")
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", c.logs()));
+    // web2 could take over only because web1 was powered off first.
+    assert_eq!(c.node(WEB1).power().expect("power"), Power::Off);
+    assert!(most <= 1, "two nodes held the floating IP");
+    // web1 resumes (were it still alive, it would now act on its stale state).
+    c.node(WEB1).resume().expect("resume web1");
+    let (most, pages) = watch(&c, Duration::from_secs(5));
+    assert!(most <= 1, "two nodes held the floating IP after the resume");
+    assert_eq!(pages, ["served by web2"]);
+    assert!(
+        c.node(WEB1).pids().is_empty(),
+        "web1 runs processes after its fence"
+    );
+}

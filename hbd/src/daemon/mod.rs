@@ -789,7 +789,7 @@ impl Driver {
             quorum: QuorumReport {
                 votes: q.votes,
                 expected: q.expected,
-                qdisk_votes: self.opts.qdisk_votes * u32::from(self.opts.qdisk_socket.is_some()),
+                qdisk_votes: self.membership.qdisk_votes_held(),
                 quorate: q.quorate,
             },
             parameters: codec::parameters(&self.cfg),

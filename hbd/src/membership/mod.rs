@@ -349,6 +349,12 @@ impl Membership {
         self.evaluate_quorum()
     }
 
+    /// The quorum disk's votes this node holds now (0 without a report or when qdiskd
+    /// does not grant them to this node).
+    pub fn qdisk_votes_held(&self) -> u32 {
+        self.qdisk.filter(|q| q.held).map_or(0, |q| q.votes)
+    }
+
     /// Our highest seq so far.
     pub fn last_seq(&self) -> u64 {
         self.history.high()

@@ -50,6 +50,15 @@ enum Command {
         #[arg(long, default_value_t = 5)]
         runs: usize,
     },
+    /// The demo: the heartbeat tutorial's two-node web cluster (our hbd, fenced and
+    /// qdiskd, a quorum disk, IPMI BMCs) is built, web1 crashes, is fenced, web2 takes
+    /// over, web1 comes back and takes its service back; a timeline of each step.
+    Demo {
+        /// Directory holding the workspace's binaries (hbd, hbctl, fenced, qdiskd,
+        /// mkqdisk, fence_qd_ipmilan), e.g. target/release.
+        #[arg(long, value_name = "DIR")]
+        bins: std::path::PathBuf,
+    },
     /// Remove leftovers of labs whose process is dead (namespaces, cgroups and their
     /// processes, FUSE mounts, loop devices, directories).
     Sweep,
@@ -82,6 +91,7 @@ fn main() -> ExitCode {
             hold,
         ),
         Command::Bench { nodes, runs } => bench(nodes, runs),
+        Command::Demo { bins } => demo(&bins),
         Command::Sweep => {
             let removed = sweep();
             for l in &removed {
@@ -105,6 +115,24 @@ fn main() -> ExitCode {
             } else {
                 ExitCode::FAILURE
             }
+        }
+    }
+}
+
+fn demo(bins: &std::path::Path) -> ExitCode {
+    let bins = match lab::hacluster::Binaries::in_dir(bins) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("lab demo: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut out = std::io::stdout();
+    match lab::demo::run(bins, &mut out) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("lab demo: {e}");
+            ExitCode::FAILURE
         }
     }
 }
