@@ -104,6 +104,7 @@ pub fn plugin() -> Plugin {
             Action::ValidateAll,
             Action::Diag,
         ],
+        fabric: false,
         build: |p| Ok(Box::new(IpmiDevice::from_params(p)?)),
     }
 }
