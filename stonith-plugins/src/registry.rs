@@ -75,6 +75,7 @@ impl Registry {
         r.register(crate::ipmi::plugin());
         r.register(crate::ifmib::plugin());
         r.register(crate::fcmib::plugin());
+        r.register(crate::brocade::plugin());
         r
     }
 
@@ -150,7 +151,7 @@ mod tests {
     #[test]
     fn the_builtin_registry_has_ipmilan_under_both_names() {
         let r = Registry::builtin();
-        assert_eq!(r.names(), vec!["cisco_mds", "ifmib", "ipmilan"]);
+        assert_eq!(r.names(), vec!["brocade", "cisco_mds", "ifmib", "ipmilan"]);
         assert_eq!(r.get("ipmilan").map(|p| p.agent), Ok("fence_qd_ipmilan"));
         assert_eq!(r.get("fence_qd_ipmilan").map(|p| p.name), Ok("ipmilan"));
         assert_eq!(
