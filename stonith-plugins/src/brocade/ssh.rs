@@ -197,8 +197,8 @@ impl SshSession {
                             .await
                     }
                     Login::Key { user, path } => {
-                        let key = russh::keys::load_secret_key(path, None)
-                            .map_err(|e| russh::Error::from(e))?;
+                        let key =
+                            russh::keys::load_secret_key(path, None).map_err(russh::Error::from)?;
                         let hash = handle.best_supported_rsa_hash().await?.flatten();
                         handle
                             .authenticate_publickey(
