@@ -491,4 +491,37 @@ mod tests {
         let (code, _, _) = agent(&[], "action=validate-all\nip=h\n", Some("env-pw"));
         assert_eq!(code, 0);
     }
+
+    #[test]
+    fn fabric_agents_take_enable_and_disable_and_a_privacy_passphrase_script() {
+        let plugin = crate::ifmib::plugin();
+        let run_ifmib = |stdin: &str| {
+            let mut out = Vec::new();
+            let err = Buf::default();
+            let code = run(
+                &plugin,
+                &[],
+                Some(stdin),
+                None,
+                &mut out,
+                Box::new(err.clone()),
+            );
+            (code, err.text())
+        };
+        let v3 = "ip=sw\nsnmp_version=3\nusername=u\npassword=auth-pass\nsnmp_sec_level=authPriv\n";
+        let (code, err) = run_ifmib(&format!("{v3}action=validate-all\n"));
+        assert_eq!(code, 1, "no privacy passphrase: {err}");
+        assert!(err.contains("snmp_priv_passwd"), "{err}");
+        let (code, err) = run_ifmib(&format!(
+            "{v3}action=validate-all\nsnmp_priv_passwd_script=echo priv-from-script\n"
+        ));
+        assert_eq!(code, 0, "{err}");
+        // disable is off: with no plug the device says so (nothing is contacted).
+        let (code, err) = run_ifmib("ip=192.0.2.1\naction=disable\n");
+        assert_eq!(code, 1);
+        assert!(err.contains("missing required parameter plug"), "{err}");
+        let (code, err) = run_ifmib("ip=192.0.2.1\naction=reboot\n");
+        assert_eq!(code, 1);
+        assert!(err.contains("not supported"), "{err}");
+    }
 }
