@@ -113,7 +113,8 @@ integer
       elif [ "$val" = 2 ]; then ip link set dev "$name" down && echo DONE || echo commit-failed
       else echo wrong-value
       fi ;;
-    "") exit 0 ;;
+    # snmpd follows a set with an empty line; the loop ends at end of input.
+    "") ;;
     *) echo NONE ;;
   esac
 done
