@@ -10,7 +10,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use lab::root::require_root;
-use lab::snmp::SnmpCredentials;
+use lab::snmp::{SnmpCredentials, IF_ADMIN_STATUS};
 use lab::topology::SWITCH_ADDR;
 use lab::wait::wait_until;
 use lab::{Lab, Net};
@@ -292,6 +292,21 @@ fn our_agent_and_fence_ifmib_agree_on_status_for_every_port() {
     let switch = lab.switch().expect("switch");
     switch.set_port(2, Net::Heartbeat(1), false).expect("down");
     switch.set_port(1, Net::Mgmt, false).expect("down");
+    // snmpd sees a change it did not make itself only when its interface cache expires.
+    let snmp = lab.snmp().expect("snmp");
+    for (node, net) in [(2, Net::Heartbeat(1)), (1, Net::Mgmt)] {
+        let oid = format!("{IF_ADMIN_STATUS}.{}", net.port_if_index(node));
+        wait_until(
+            Duration::from_secs(10),
+            Duration::from_millis(100),
+            "snmpd to see the port down",
+            || {
+                snmp.snmpget_v2c(&oid)
+                    .is_ok_and(|v| v.ends_with("INTEGER: 2"))
+            },
+        )
+        .expect("snmpd sees the port down");
+    }
     let (rc, list, err) = run(&lab, IFMIB, &v2c(&lab, "", "list"));
     assert_eq!(rc, 0, "{err}");
     let ports: Vec<String> = list
