@@ -147,6 +147,48 @@ fn off_cuts_every_port_of_the_node_and_on_restores_them() {
 }
 
 #[test]
+fn fence_ifmib_leaves_the_second_port_of_a_node_up_and_ours_does_not() {
+    require_root("fence_ifmib_leaves_the_second_port_of_a_node_up_and_ours_does_not");
+    let lab = switch_lab();
+    let (rc, _, err) = run(&lab, "fence_ifmib", &v2c(&lab, "n2h0,n2h1", "off"));
+    assert_eq!(rc, 0, "fence_ifmib reports success: {err}");
+    assert!(!port_up(&lab, 2, Net::Heartbeat(0)));
+    assert!(
+        port_up(&lab, 2, Net::Heartbeat(1)),
+        "fence-agents 4.12.1 reuses the first port's ifIndex for every plug; if this fails, \
+         Debian's fence_ifmib was fixed"
+    );
+    let (rc, out, err) = run(&lab, IFMIB, &v2c(&lab, "n2h0,n2h1", "off"));
+    assert_eq!((rc, out.as_str()), (0, "Success: Powered OFF"), "{err}");
+    assert!(
+        !port_up(&lab, 2, Net::Heartbeat(1)),
+        "ours fences the second port too"
+    );
+}
+
+#[test]
+fn snmp_v1_fences_and_unfences_too() {
+    require_root("snmp_v1_fences_and_unfences_too");
+    let lab = switch_lab();
+    let opts = |action: &str| format!("{}snmp_version=1\n", v2c(&lab, "n2h0,202", action));
+    let (rc, out, err) = run(&lab, IFMIB, &opts("off"));
+    assert_eq!((rc, out.as_str()), (0, "Success: Powered OFF"), "{err}");
+    for net in HB {
+        assert!(!port_up(&lab, 2, net), "{net}");
+    }
+    let (rc, out, _) = run(&lab, IFMIB, &opts("status"));
+    assert_eq!((rc, out.as_str()), (2, "Status: OFF"));
+    let (rc, out, err) = run(&lab, IFMIB, &opts("on"));
+    assert_eq!((rc, out.as_str()), (0, "Success: Powered ON"), "{err}");
+    let (rc, list, err) = run(&lab, IFMIB, &opts("list"));
+    assert_eq!(rc, 0, "{err}");
+    assert!(
+        list.lines().any(|l| l == "n2h1,"),
+        "v1 walks end cleanly: {list}"
+    );
+}
+
+#[test]
 fn status_is_off_only_when_every_port_is_down() {
     require_root("status_is_off_only_when_every_port_is_down");
     let lab = switch_lab();

@@ -2,8 +2,9 @@
 //!
 //! `plug` lists every fabric port of the node, separated by `plug_separator` (default `,`):
 //! `n2h0,n2h1`. A port on another switch than `ip` names it after an `@`:
-//! `n2h0,7@10.0.0.2`. Each port is resolved and set on its own switch; fence-agents'
-//! fence_ifmib 4.12.1 instead turns `-n a,b` into one OID and fences neither properly.
+//! `n2h0,7@10.0.0.2`. Each port is resolved and set on its own switch. fence-agents'
+//! fence_ifmib 4.12.1 resolves the first port's ifIndex once (a global) and reuses it for
+//! every entry, so `-n a,b` disables `a` twice, never `b`, and reports success.
 
 use crate::error::ParamError;
 
