@@ -176,6 +176,7 @@ impl russh::server::Handler for Handler {
 #[derive(Debug)]
 pub struct BrocadeSim {
     addr: SocketAddr,
+    fingerprint: String,
     credentials: BrocadeCredentials,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
@@ -199,6 +200,10 @@ impl BrocadeSim {
             .map_err(|e| LabError::Invalid(format!("brocade simulator: {e}")))?;
         let seed: [u8; 32] = rand::random();
         let key = PrivateKey::from(Ed25519Keypair::from_seed(&seed));
+        let fingerprint = key
+            .public_key()
+            .fingerprint(russh::keys::HashAlg::Sha256)
+            .to_string();
         let config = Arc::new(russh::server::Config {
             inactivity_timeout: Some(Duration::from_secs(60)),
             auth_rejection_time: Duration::from_millis(100),
@@ -234,6 +239,7 @@ impl BrocadeSim {
             .map_err(|e| LabError::Invalid(format!("brocade simulator thread: {e}")))?;
         Ok(BrocadeSim {
             addr,
+            fingerprint,
             credentials: credentials.clone(),
             stop: Some(stop),
             thread: Some(thread),
@@ -243,6 +249,11 @@ impl BrocadeSim {
     /// Where it listens.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Its host key's fingerprint, as `ssh-keygen -lf` prints it (`SHA256:...`).
+    pub fn host_key_fingerprint(&self) -> &str {
+        &self.fingerprint
     }
 
     /// Its login.

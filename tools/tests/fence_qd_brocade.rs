@@ -26,8 +26,18 @@ fn fabric() -> (Lab, BrocadeSim) {
 
 /// Our agent (in the host namespace: the simulator listens on the loopback).
 fn agent(sim: &BrocadeSim, password: &str, plug: &str, action: &str) -> (i32, String, String) {
+    agent_with(sim, password, plug, action, "")
+}
+
+fn agent_with(
+    sim: &BrocadeSim,
+    password: &str,
+    plug: &str,
+    action: &str,
+    extra: &str,
+) -> (i32, String, String) {
     let stdin = format!(
-        "ip=127.0.0.1\nipport={}\nusername={}\npassword={password}\nplug={plug}\naction={action}\nverbose=1\n",
+        "ip=127.0.0.1\nipport={}\nusername={}\npassword={password}\nplug={plug}\naction={action}\nverbose=1\n{extra}",
         sim.addr().port(),
         sim.credentials().user,
     );
@@ -123,6 +133,25 @@ fn brocade_wrong_password_and_unknown_port_fail_with_clear_errors() {
     let (rc, _, err) = agent(&sim, &pw, "fc1/2", "off");
     assert_eq!(rc, 1);
     assert!(err.contains("switchshow indexes"), "{err}");
+}
+
+#[test]
+fn brocade_pinned_host_key_is_checked() {
+    require_root("brocade_pinned_host_key_is_checked");
+    let (lab, sim) = fabric();
+    let pw = sim.credentials().password.clone();
+    let right = format!("ssh_host_key_fingerprint={}\n", sim.host_key_fingerprint());
+    let (rc, out, err) = agent_with(&sim, &pw, "1", "status", &right);
+    assert_eq!((rc, out.as_str()), (0, "Status: ON"), "{err}");
+    assert!(!err.contains("unchecked"), "{err}");
+    let wrong = "ssh_host_key_fingerprint=SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n";
+    let (rc, _, err) = agent_with(&sim, &pw, "1", "off", wrong);
+    assert_eq!(rc, 1);
+    assert!(err.contains("man in the middle"), "{err}");
+    assert!(
+        port_up(&lab, 2, Net::Heartbeat(0)),
+        "nothing sent to an unknown switch"
+    );
 }
 
 #[test]
