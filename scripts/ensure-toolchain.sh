@@ -11,7 +11,7 @@ if ! command -v cargo >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends cargo rustc
 fi
-need="1.85"
+need="1.88"
 have=$(rustc --version | awk '{print $2}')
 if [ "$(printf '%s\n%s\n' "$need" "$have" | sort -V | head -n1)" != "$need" ]; then
   echo "ensure-toolchain: rustc $have is older than $need, which this workspace needs." >&2

@@ -25,8 +25,10 @@ PACKAGES=(
   socat
   mount
   coreutils
-  # stonith-plugins: Debian's fence_ipmilan, the peer our IPMI agent is compared with and
-  # benchmarked against (fence-agents 4.12.1).
+  # stonith-plugins: Debian's fence_ipmilan, fence_ifmib and fence_cisco_mds, the peers our
+  # IPMI and switch agents are compared with and benchmarked against (fence-agents 4.12.1).
+  # The switch agents' tests need nothing more: snmpd/snmp are above, and the Brocade
+  # simulator is our own SSH server (tests/src/brocade.rs).
   fence-agents
   # xmllint: validates our agents' -o metadata against fence-agents' metadata.rng.
   libxml2-utils

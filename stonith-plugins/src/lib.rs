@@ -12,19 +12,26 @@
 //!
 //! [`agent`] is the fence-agents compatible front end (command line or stdin `name=value`,
 //! `-o metadata`, exit codes 0/1/2) that every plugin's agent binary runs. [`ipmi`] is the
-//! native IPMI over LAN plugin (RMCP and RMCP+, no `ipmitool`).
+//! native IPMI over LAN plugin (RMCP and RMCP+, no `ipmitool`). The fabric plugins fence by
+//! cutting a node's switch ports instead of its power: [`ifmib`] (IF-MIB over SNMP),
+//! [`fcmib`] (Fibre Channel switches, FIBRE-CHANNEL-FE-MIB over SNMP), both on [`snmp`], and
+//! [`brocade`] (Brocade FC switches, their CLI over SSH).
 //!
 //! The framework ([`device`], [`params`], [`confirm`], [`registry`]) does no I/O and reads
 //! time only through the [`confirm::Clock`] it is given. Secrets never reach a log line or
 //! an error message.
 
 pub mod agent;
+pub mod brocade;
 pub mod confirm;
 pub mod device;
 pub mod error;
+pub mod fcmib;
+pub mod ifmib;
 pub mod ipmi;
 pub mod params;
 pub mod registry;
+pub mod snmp;
 
 pub use confirm::{perform, Clock, RebootMethod, SystemClock, Timing};
 pub use device::{Action, FenceDevice, Outcome, Port, PowerCommand, PowerState};

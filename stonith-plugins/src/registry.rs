@@ -24,6 +24,11 @@ pub struct Plugin {
     pub params: Vec<ParamSpec>,
     /// The actions it offers.
     pub actions: Vec<Action>,
+    /// A fabric (resource-level) plugin: it cuts a node's ports instead of its power. Then
+    /// `on` is unfencing and metadata declares it `automatic="1"` (as fence-agents does for
+    /// every `fabric_fencing` agent), `enable`/`disable` are accepted as `on`/`off`, and
+    /// the default action is `off`.
+    pub fabric: bool,
     /// Builds a device.
     pub build: BuildFn,
 }
@@ -68,6 +73,9 @@ impl Registry {
     pub fn builtin() -> Registry {
         let mut r = Registry::new();
         r.register(crate::ipmi::plugin());
+        r.register(crate::ifmib::plugin());
+        r.register(crate::fcmib::plugin());
+        r.register(crate::brocade::plugin());
         r
     }
 
@@ -135,6 +143,7 @@ mod tests {
             vendor_url: "https://example.org",
             params,
             actions: vec![Action::Status],
+            fabric: false,
             build: |_| Ok(Box::new(Null)),
         }
     }
@@ -142,7 +151,7 @@ mod tests {
     #[test]
     fn the_builtin_registry_has_ipmilan_under_both_names() {
         let r = Registry::builtin();
-        assert_eq!(r.names(), vec!["ipmilan"]);
+        assert_eq!(r.names(), vec!["brocade", "cisco_mds", "ifmib", "ipmilan"]);
         assert_eq!(r.get("ipmilan").map(|p| p.agent), Ok("fence_qd_ipmilan"));
         assert_eq!(r.get("fence_qd_ipmilan").map(|p| p.name), Ok("ipmilan"));
         assert_eq!(

@@ -48,6 +48,17 @@ impl Net {
         base + node as u32
     }
 
+    /// The Fibre Channel name (`fcSLOT/PORT`) of node `node`'s port, as the switch's
+    /// FC-MIB serves it: slot 1 is heartbeat medium 0, slot 2 medium 1, slot 3 management;
+    /// the port number is the node.
+    pub fn fc_port_name(self, node: usize) -> String {
+        let slot = match self {
+            Net::Heartbeat(m) => u32::from(m) + 1,
+            Net::Mgmt => 3,
+        };
+        format!("fc{slot}/{node}")
+    }
+
     /// The bridge in the switch namespace.
     pub fn bridge(self) -> String {
         match self {
@@ -102,5 +113,7 @@ mod tests {
         assert_eq!(Net::Heartbeat(1).node_addr(2).to_string(), "10.99.2.2");
         assert_eq!(bmc_addr(2).to_string(), "10.99.0.102");
         assert!(Net::Heartbeat(1).port_name(99).len() <= 15);
+        assert_eq!(Net::Heartbeat(1).fc_port_name(4), "fc2/4");
+        assert_eq!(Net::Mgmt.fc_port_name(1), "fc3/1");
     }
 }

@@ -96,7 +96,10 @@ fn write(w: &mut Writer<Vec<u8>>, plugin: &Plugin) -> std::io::Result<()> {
                         .create_element("action")
                         .with_attribute(("name", a.as_str()));
                     if *a == crate::device::Action::On {
-                        el = el.with_attribute(("automatic", "0"));
+                        // Fabric agents need unfencing before a node may use the storage
+                        // again (Pacemaker unfences such nodes when they join).
+                        let automatic = if plugin.fabric { "1" } else { "0" };
+                        el = el.with_attribute(("automatic", automatic));
                     }
                     el.write_empty()?;
                 }

@@ -27,6 +27,9 @@ pub const EXIT_OFF: i32 = 2;
 /// The environment variable a password may come from (never the command line).
 pub const PASSWORD_ENV: &str = "FENCE_PASSWORD";
 
+/// Secrets other than `password` that a script may print (script parameter, secret).
+const SECRET_SCRIPTS: &[(&str, &str)] = &[("snmp_priv_passwd_script", "snmp_priv_passwd")];
+
 /// The process entry point of the agent of plugin `name`: reads the real argv, stdin and
 /// environment, writes to stdout/stderr and returns the exit code.
 pub fn main(name: &str) -> i32 {
@@ -182,7 +185,17 @@ pub fn run(
             .filter(|w| matches!(w, ParamWarning::Unknown(_)))
             .map(ToString::to_string),
     );
-    let action: Action = match params.get("action").unwrap_or("reboot").parse() {
+    let requested = params.get("action").unwrap_or("reboot");
+    // Fabric agents take RHCS 1's names for unfence and fence as well.
+    let requested = match (
+        plugin.fabric,
+        requested.trim().to_ascii_lowercase().as_str(),
+    ) {
+        (true, "enable") => "on",
+        (true, "disable") => "off",
+        _ => requested,
+    };
+    let action: Action = match requested.parse() {
         Ok(a) => a,
         Err(e) => {
             plain.line(&format!("ERROR: Failed: {e}"));
@@ -208,6 +221,19 @@ pub fn run(
                 plain.line(&format!("ERROR: Failed: {e}"));
                 return EXIT_FAIL;
             }
+        }
+    }
+    // Other secrets with a script of their own (SNMPv3's privacy passphrase).
+    for (script_name, secret) in SECRET_SCRIPTS {
+        if params.is_given(secret) || !plugin.params.iter().any(|s| s.name == *secret) {
+            continue;
+        }
+        let Some(script) = params.get(script_name).filter(|s| !s.is_empty()) else {
+            continue;
+        };
+        if let Err(e) = run_password_script(script).and_then(|v| params.set(secret, &v)) {
+            plain.line(&format!("ERROR: Failed: {script_name}: {e}"));
+            return EXIT_FAIL;
         }
     }
     let log = MaskedErr {
@@ -464,5 +490,38 @@ mod tests {
         assert!(matches!(failing, Err(ParamError::PasswordScript { .. })));
         let (code, _, _) = agent(&[], "action=validate-all\nip=h\n", Some("env-pw"));
         assert_eq!(code, 0);
+    }
+
+    #[test]
+    fn fabric_agents_take_enable_and_disable_and_a_privacy_passphrase_script() {
+        let plugin = crate::ifmib::plugin();
+        let run_ifmib = |stdin: &str| {
+            let mut out = Vec::new();
+            let err = Buf::default();
+            let code = run(
+                &plugin,
+                &[],
+                Some(stdin),
+                None,
+                &mut out,
+                Box::new(err.clone()),
+            );
+            (code, err.text())
+        };
+        let v3 = "ip=sw\nsnmp_version=3\nusername=u\npassword=auth-pass\nsnmp_sec_level=authPriv\n";
+        let (code, err) = run_ifmib(&format!("{v3}action=validate-all\n"));
+        assert_eq!(code, 1, "no privacy passphrase: {err}");
+        assert!(err.contains("snmp_priv_passwd"), "{err}");
+        let (code, err) = run_ifmib(&format!(
+            "{v3}action=validate-all\nsnmp_priv_passwd_script=echo priv-from-script\n"
+        ));
+        assert_eq!(code, 0, "{err}");
+        // disable is off: with no plug the device says so (nothing is contacted).
+        let (code, err) = run_ifmib("ip=192.0.2.1\naction=disable\n");
+        assert_eq!(code, 1);
+        assert!(err.contains("missing required parameter plug"), "{err}");
+        let (code, err) = run_ifmib("ip=192.0.2.1\naction=reboot\n");
+        assert_eq!(code, 1);
+        assert!(err.contains("not supported"), "{err}");
     }
 }

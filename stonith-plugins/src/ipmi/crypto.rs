@@ -153,7 +153,7 @@ pub fn encrypt(k2: &[u8; 20], iv: [u8; 16], data: &[u8]) -> Vec<u8> {
 
 /// Reverses [`encrypt`]; `None` if the payload is malformed.
 pub fn decrypt(k2: &[u8; 20], payload: &[u8]) -> Option<Vec<u8>> {
-    if payload.len() < 32 || payload.len() % 16 != 0 {
+    if payload.len() < 32 || !payload.len().is_multiple_of(16) {
         return None;
     }
     let (iv, body) = payload.split_at(16);

@@ -104,6 +104,7 @@ pub fn plugin() -> Plugin {
             Action::ValidateAll,
             Action::Diag,
         ],
+        fabric: false,
         build: |p| Ok(Box::new(IpmiDevice::from_params(p)?)),
     }
 }
@@ -114,7 +115,7 @@ fn parse_kg(hex: &str) -> Result<Vec<u8>, ParamError> {
         reason: reason.into(),
     };
     let hex = hex.trim().trim_start_matches("0x");
-    if hex.len() % 2 != 0 || hex.len() > 40 {
+    if !hex.len().is_multiple_of(2) || hex.len() > 40 {
         return Err(invalid("expected up to 40 hexadecimal digits"));
     }
     (0..hex.len())
