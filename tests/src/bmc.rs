@@ -54,19 +54,43 @@ pub struct Bmc {
     switch_ns: String,
 }
 
+/// The stub chassis power program (see [`Bmc::start`]): `get power` prints the state kept
+/// beside it, `set power N` and `set reset 1` change it.
+const POWER_STUB: &str = "#!/bin/sh\n\
+# Lab BMC power stub: a power state in a file, no node behind it (agent benchmarks).\n\
+f=\"$(dirname \"$0\")/stub-power\"\n\
+case \"$1 $2\" in\n\
+  'get power') echo \"power:$(cat \"$f\" 2>/dev/null || echo 1)\" ;;\n\
+  'set power') echo \"$3\" > \"$f\" ;;\n\
+  'set reset') echo 1 > \"$f\" ;;\n\
+esac\n";
+
 impl Bmc {
     /// Starts the BMC of `node`, in `switch` (which must carry the management network), with
-    /// its files in `dir`.
+    /// its files in `dir`. With `stub_power` its chassis power is only a state in a file,
+    /// with no node behind it: for measuring fence agents without the simulated hardware's
+    /// own power-off time.
     pub fn start(
         node: &Node,
         switch: &NetNs,
         infra: &Cgroup,
         dir: &Path,
         credentials: &BmcCredentials,
+        stub_power: bool,
     ) -> Result<Bmc> {
         let index = node.index();
         let addr = bmc_addr(index);
         std::fs::create_dir_all(dir.join("state")).map_err(|e| LabError::io(dir, e))?;
+        let power_program = if stub_power {
+            let stub = dir.join("power-stub.sh");
+            std::fs::write(&stub, POWER_STUB).map_err(|e| LabError::io(&stub, e))?;
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&stub, std::fs::Permissions::from_mode(0o755))
+                .map_err(|e| LabError::io(&stub, e))?;
+            stub
+        } else {
+            node.power_script()
+        };
         // The BMC's address is an extra address on the management bridge of the switch.
         switch.ip(&["addr", "add", &format!("{addr}/32"), "dev", "brm"])?;
         let lan = format!(
@@ -85,7 +109,7 @@ impl Bmc {
              chassis_control \"{power}\"\n\
              user 2 true \"{user}\" \"{password}\" admin 10 md5\n",
             host = node.hostname(),
-            power = node.power_script().display(),
+            power = power_program.display(),
             user = credentials.user,
             password = credentials.password,
         );

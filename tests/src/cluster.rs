@@ -32,6 +32,7 @@ pub struct LabBuilder {
     bmc_credentials: BmcCredentials,
     snmp_credentials: SnmpCredentials,
     hostnames: Vec<String>,
+    bmc_power_stub: bool,
 }
 
 impl Default for LabBuilder {
@@ -46,6 +47,7 @@ impl Default for LabBuilder {
             bmc_credentials: BmcCredentials::default(),
             snmp_credentials: SnmpCredentials::default(),
             hostnames: Vec::new(),
+            bmc_power_stub: false,
         }
     }
 }
@@ -80,6 +82,13 @@ impl LabBuilder {
     /// A BMC (ipmi_sim) per node on the management network.
     pub fn bmcs(mut self, on: bool) -> Self {
         self.bmcs = on;
+        self
+    }
+
+    /// BMCs whose chassis power is only a state in a file (no node is switched): for
+    /// measuring fence agents without the simulated power-off's own time.
+    pub fn bmc_power_stub(mut self, on: bool) -> Self {
+        self.bmc_power_stub = on;
         self
     }
 
@@ -216,7 +225,14 @@ impl LabBuilder {
             for node in &lab.nodes {
                 let bmc_dir = lab.dir.join(format!("bmc{}", node.index()));
                 let switch = lab.switch()?.netns();
-                let bmc = Bmc::start(node, switch, &infra, &bmc_dir, &self.bmc_credentials)?;
+                let bmc = Bmc::start(
+                    node,
+                    switch,
+                    &infra,
+                    &bmc_dir,
+                    &self.bmc_credentials,
+                    self.bmc_power_stub,
+                )?;
                 lab.bmcs.push(bmc);
             }
             for bmc in &mut lab.bmcs {

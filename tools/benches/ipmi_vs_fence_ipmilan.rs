@@ -4,7 +4,9 @@
 //! Prints medians and ratios. Needs root (it starts a lab). `BENCH_ROUNDS` sets the rounds
 //! (default 15). Both agents are started the same way (`ip netns exec` into the switch
 //! namespace, options on stdin), so the baseline cost of that launcher is in both figures;
-//! it is printed on its own too.
+//! it is printed on its own too. Twice: against a BMC whose power program really takes the
+//! lab node down (links down, processes killed: ~20 ms of simulated hardware, paid by both),
+//! and against one whose power is only a state (the agents' own cost).
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -51,7 +53,25 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(15);
-    let lab = Lab::builder().nodes(1).bmcs(true).build().expect("lab up");
+    println!("fence_qd_ipmilan vs fence_ipmilan, {rounds} rounds alternating, lanplus -C 3, power_wait=0");
+    for stub in [false, true] {
+        if stub {
+            println!("-- BMC with a stub power program (the power state only, no node to switch):");
+        } else {
+            println!("-- BMC whose power really switches the lab node (links down, processes killed):");
+        }
+        measure(rounds, stub);
+    }
+}
+
+/// One lab, `rounds` alternating rounds of status and off for both agents.
+fn measure(rounds: usize, stub: bool) {
+    let lab = Lab::builder()
+        .nodes(1)
+        .bmcs(true)
+        .bmc_power_stub(stub)
+        .build()
+        .expect("lab up");
     let node = lab.node(1);
     let bmc = lab.bmc(1).expect("bmc");
     let ns = lab.switch().expect("switch").netns().name().to_string();
@@ -63,11 +83,18 @@ fn main() {
             bmc.credentials().password
         )
     };
+    let power_on = || {
+        if stub {
+            bmc.ipmitool(&["chassis", "power", "on"]).expect("power on");
+        } else {
+            node.power_on().expect("power on");
+        }
+    };
     let mut times: [[Vec<Duration>; 2]; 2] = Default::default(); // [status|off][ours|theirs]
     let mut launcher = Vec::new();
     for round in 0..rounds {
         let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
-        node.power_on().expect("power on");
+        power_on();
         for &who in &order {
             let program = [OURS, THEIRS][who];
             let (t, rc, out) = run(&ns, program, &options("status"));
@@ -76,16 +103,20 @@ fn main() {
         }
         for &who in &order {
             let program = [OURS, THEIRS][who];
-            node.power_on().expect("power on");
+            power_on();
             let (t, rc, out) = run(&ns, program, &options("off"));
             assert_eq!(rc, 0, "{program} off: {out}");
-            assert_eq!(node.power().expect("power"), Power::Off, "{program} off");
+            if stub {
+                let status = bmc.ipmitool(&["chassis", "power", "status"]).expect("status");
+                assert!(status.contains("off"), "{program} off: {status}");
+            } else {
+                assert_eq!(node.power().expect("power"), Power::Off, "{program} off");
+            }
             times[1][who].push(t);
         }
         launcher.push(run(&ns, "true", "").0);
     }
-    node.power_on().expect("power on");
-    println!("fence_qd_ipmilan vs fence_ipmilan, {rounds} rounds alternating, lanplus -C 3, power_wait=0");
+    power_on();
     println!(
         "launcher (ip netns exec true) median: {:.1} ms",
         median(&mut launcher).as_secs_f64() * 1e3
