@@ -110,6 +110,14 @@ impl Timing {
         warntime: Duration::from_secs(5),
         initdead: Duration::from_secs(10),
     };
+    /// The demo's: keepalive 500 ms, deadtime 5 s (room for the quorum disk's master to
+    /// move before the membership timeout, with a write deadline a loaded machine meets).
+    pub const DEMO: Timing = Timing {
+        keepalive: Duration::from_millis(500),
+        deadtime: Duration::from_secs(5),
+        warntime: Duration::from_millis(2500),
+        initdead: Duration::from_secs(10),
+    };
     /// A fast profile for labs: keepalive 250 ms, deadtime 2 s.
     pub const FAST: Timing = Timing {
         keepalive: Duration::from_millis(250),
@@ -138,6 +146,10 @@ pub struct Spec {
     pub timing: Timing,
     /// A quorum disk (our stack only): the tie-breaker of a two-node cluster.
     pub qdisk: bool,
+    /// The quorum disk's `interval` and `tko`: a node fences itself when no status write
+    /// completed for (tko − 1) × interval, and the master's failover,
+    /// interval × (tko + master_wait + upgrade_wait), must be shorter than deadtime.
+    pub qdisk_timing: (Duration, u32),
     /// How our stack fences.
     pub fencing: Fencing,
     /// The client's address as a ping node (`ping` in ha.cf), counted for quorum by hbd
@@ -148,12 +160,14 @@ pub struct Spec {
 }
 
 impl Spec {
-    /// The demo: our stack, a quorum disk, IPMI fencing, auto_failback on, fast timings.
+    /// The demo: our stack, a quorum disk, IPMI fencing, auto_failback on, keepalive 500 ms
+    /// and deadtime 5 s, the quorum disk every 400 ms with tko 5.
     pub fn demo() -> Spec {
         Spec {
             stack: Stack::Ours,
-            timing: Timing::FAST,
+            timing: Timing::DEMO,
             qdisk: true,
+            qdisk_timing: (Duration::from_millis(400), 5),
             fencing: Fencing::Ipmi,
             ping_node: false,
             auto_failback: "on",
@@ -336,7 +350,7 @@ impl HaCluster {
         )?;
         self.write(
             &etc.join("haresources"),
-            &format!("web1 {}/24/hb0 websrv\n", self.vip),
+            &format!("web1 IPaddr2::{}/24/hb0 websrv\n", self.vip),
             0o644,
         )?;
         let rd = etc.join("resource.d");
@@ -383,8 +397,10 @@ impl HaCluster {
         }
         let quorumd = if self.spec.qdisk {
             format!(
-                "[quorumd]\ndevice = \"{}\"\ninterval = \"200ms\"\ntko = 4\nself_fence = \"kill-cgroup\"\nscheduler = \"other\"\npriority = 0\nlock_memory = false\n",
-                self.lab.disk()?.device(i)?.display()
+                "[quorumd]\ndevice = \"{}\"\ninterval = \"{}ms\"\ntko = {}\nself_fence = \"kill-cgroup\"\nscheduler = \"other\"\npriority = 0\nlock_memory = false\n",
+                self.lab.disk()?.device(i)?.display(),
+                self.spec.qdisk_timing.0.as_millis(),
+                self.spec.qdisk_timing.1
             )
         } else {
             String::new()

@@ -53,21 +53,24 @@ fn main() {
         .parent()
         .expect("target dir");
     let binaries = Binaries::in_dir(dir).expect("binaries");
-    for (name, timing, rounds) in [
+    for (name, timing, qdisk_timing, rounds) in [
         (
-            "seed (keepalive 1s, deadtime 8s)",
+            "seed (keepalive 1s, deadtime 8s; qdisk 500ms, tko 5)",
             Timing::SEED,
+            (Duration::from_millis(500), 5),
             env_or("BENCH_ROUNDS_SEED", 4),
         ),
         (
-            "fast (keepalive 250ms, deadtime 2s)",
+            "fast (keepalive 250ms, deadtime 2s; qdisk 200ms, tko 4)",
             Timing::FAST,
+            (Duration::from_millis(200), 4),
             env_or("BENCH_ROUNDS_FAST", 8),
         ),
     ] {
         println!("== {name}");
         let base = Spec {
             timing,
+            qdisk_timing,
             ..Spec::demo()
         };
         let specs = [

@@ -19,14 +19,19 @@ fn binaries() -> Binaries {
     Binaries::in_dir(dir).expect("binaries")
 }
 
-fn start(spec: Spec) -> HaCluster {
+/// One whole cluster at a time: three at once (nine namespaces, six disk daemons with
+/// sub-second write deadlines) overload a two-core machine.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn start(spec: Spec) -> (std::sync::MutexGuard<'static, ()>, HaCluster) {
     lab::root::require_root("the HA cluster lab tests");
-    HaCluster::start(spec, binaries()).expect("cluster up")
+    let guard = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    (guard, HaCluster::start(spec, binaries()).expect("cluster up"))
 }
 
 #[test]
 fn the_demo_web1_crashes_is_fenced_web2_serves_and_web1_takes_it_back() {
-    let c = start(Spec::demo());
+    let (_one, c) = start(Spec::demo());
     c.wait_settled_on("web1", Duration::from_secs(60))
         .unwrap_or_else(|e| panic!("{e}\n{}", c.logs()));
     // hbd, like heartbeat, advertises deadtime + 2 s during its first 5 s.
@@ -91,7 +96,7 @@ fn watch(c: &HaCluster, d: Duration) -> (usize, Vec<String>) {
 
 #[test]
 fn a_partition_of_the_two_nodes_leaves_the_quorum_disk_side_serving_and_the_other_fenced() {
-    let c = start(Spec::demo());
+    let (_one, c) = start(Spec::demo());
     c.wait_settled_on("web1", Duration::from_secs(60))
         .unwrap_or_else(|e| panic!("{e}\n{}", c.logs()));
     std::thread::sleep(Duration::from_secs(6));
@@ -125,7 +130,7 @@ fn a_partition_of_the_two_nodes_leaves_the_quorum_disk_side_serving_and_the_othe
 
 #[test]
 fn a_paused_owner_is_fenced_before_takeover_and_never_serves_alongside_the_new_owner() {
-    let c = start(Spec::demo());
+    let (_one, c) = start(Spec::demo());
     c.wait_settled_on("web1", Duration::from_secs(60))
         .unwrap_or_else(|e| panic!("{e}\n{}", c.logs()));
     std::thread::sleep(Duration::from_secs(6));
