@@ -256,7 +256,7 @@ fn cl_status(hb: &HbLab, on: usize, node: &str) -> String {
 
 #[test]
 fn an_hbd_node_and_a_debian_heartbeat_node_see_each_other_active() {
-    const HEARTBEAT: &str = "/usr/libexec/heartbeat/heartbeat";
+    use lab::hacluster::HEARTBEAT;
     assert!(
         std::path::Path::new(HEARTBEAT).exists(),
         "Debian's heartbeat is not installed: run scripts/install-test-deps.sh"
@@ -272,16 +272,7 @@ fn an_hbd_node_and_a_debian_heartbeat_node_see_each_other_active() {
     for node in lab.nodes() {
         let etc = node.private_dir("/etc/ha.d").expect("private /etc/ha.d");
         if node.index() == 2 {
-            // heartbeat's own scripts (harc, rc.d, shellfuncs) and state layout.
-            let lib = node.private_dir("/var/lib/heartbeat").expect("private lib");
-            for (from, to) in [("/etc/ha.d/.", etc), ("/var/lib/heartbeat/.", lib)] {
-                let ok = std::process::Command::new("cp")
-                    .args(["-a", from])
-                    .arg(to)
-                    .status()
-                    .expect("cp");
-                assert!(ok.success());
-            }
+            lab::hacluster::prepare_heartbeat_node(node).expect("heartbeat's files");
         }
         std::fs::write(etc.join("ha.cf"), &hacf).expect("ha.cf");
         let keys = etc.join("authkeys");
@@ -297,17 +288,7 @@ fn an_hbd_node_and_a_debian_heartbeat_node_see_each_other_active() {
         ))
         .expect("start hbd");
     lab.node(2)
-        .add_daemon(lab::Daemon::new(
-            "heartbeat",
-            &[
-                "bash",
-                "-c",
-                &format!(
-                    "mkdir -p /run/heartbeat/ccm /run/heartbeat/crm /run/heartbeat/dopd /run/heartbeat/rsctmp; \
-                     chown -R hacluster:haclient /run/heartbeat; exec {HEARTBEAT} -f -l"
-                ),
-            ],
-        ))
+        .add_daemon(lab::hacluster::heartbeat_daemon())
         .expect("start heartbeat");
     let hb = HbLab {
         lab,

@@ -26,6 +26,48 @@ use crate::topology::Net;
 /// heartbeat 3.0.6's daemon (Debian).
 pub const HEARTBEAT: &str = "/usr/libexec/heartbeat/heartbeat";
 
+/// Gives lab node `node` what Debian's heartbeat needs besides its configuration: its own
+/// scripts (`harc`, `rc.d`, `resource.d`, `shellfuncs`) copied into the node's private
+/// `/etc/ha.d`, and its state layout into the private `/var/lib/heartbeat`.
+pub fn prepare_heartbeat_node(node: &Node) -> Result<()> {
+    for (from, dir) in [
+        ("/etc/ha.d/.", "/etc/ha.d"),
+        ("/var/lib/heartbeat/.", "/var/lib/heartbeat"),
+    ] {
+        let to = node
+            .private_dir(dir)
+            .ok_or_else(|| LabError::Invalid(format!("no private {dir} on {}", node.hostname())))?;
+        let ok = Command::new("cp")
+            .args(["-a", from])
+            .arg(to)
+            .status()
+            .map_err(|e| LabError::io(Path::new("cp"), e))?;
+        if !ok.success() {
+            return Err(LabError::Invalid(format!(
+                "cp -a {from} {} failed",
+                to.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Debian's heartbeat as a lab daemon: its run directories made (a node's `/run` starts
+/// empty, as after a boot, so a stale pid file of a crashed run goes too), in the foreground.
+pub fn heartbeat_daemon() -> Daemon {
+    Daemon::new(
+        "heartbeat",
+        &[
+            "bash",
+            "-c",
+            &format!(
+                "mkdir -p /run/heartbeat/ccm /run/heartbeat/crm /run/heartbeat/dopd /run/heartbeat/rsctmp; \
+                 chown -R hacluster:haclient /run/heartbeat; rm -f /run/heartbeat.pid; exec {HEARTBEAT} -f"
+            ),
+        ],
+    )
+}
+
 /// Lab node index of `web1`, `web2` and the client.
 pub const WEB1: usize = 1;
 /// Lab node index of `web2`.
@@ -319,18 +361,7 @@ impl HaCluster {
     fn configure(&self, i: usize) -> Result<()> {
         let etc = self.private(i, "/etc/ha.d")?;
         if self.spec.stack == Stack::Heartbeat {
-            // heartbeat's own scripts (harc, rc.d, resource.d) and state layout.
-            let lib = self.private(i, "/var/lib/heartbeat")?;
-            for (from, to) in [("/etc/ha.d/.", &etc), ("/var/lib/heartbeat/.", &lib)] {
-                let ok = Command::new("cp")
-                    .args(["-a", from])
-                    .arg(to)
-                    .status()
-                    .map_err(|e| LabError::io(Path::new("cp"), e))?;
-                if !ok.success() {
-                    return Err(LabError::Invalid(format!("cp -a {from} failed")));
-                }
-            }
+            prepare_heartbeat_node(self.lab.node(i))?;
         }
         let ping = if self.spec.ping_node {
             format!("ping {}\n", Net::Heartbeat(0).node_addr(CLIENT))
@@ -416,28 +447,27 @@ impl HaCluster {
     fn start_daemons(&self, i: usize) -> Result<()> {
         let node = self.lab.node(i);
         match self.spec.stack {
-            Stack::Heartbeat => node.add_daemon(Daemon::new(
-                "heartbeat",
-                &[
-                    "bash",
-                    "-c",
-                    &format!(
-                        "mkdir -p /run/heartbeat/ccm /run/heartbeat/crm /run/heartbeat/dopd /run/heartbeat/rsctmp; \
-                         chown -R hacluster:haclient /run/heartbeat; rm -f /run/heartbeat.pid; exec {HEARTBEAT} -f"
-                    ),
-                ],
-            )),
+            Stack::Heartbeat => node.add_daemon(heartbeat_daemon()),
             Stack::Ours => {
                 let cfg = "/etc/cluster/cluster.toml";
                 if self.spec.qdisk {
                     node.add_daemon(Daemon::new(
                         "qdiskd",
-                        &[self.bins.path("qdiskd").display().to_string().as_str(), "-f", "-c", cfg],
+                        &[
+                            self.bins.path("qdiskd").display().to_string().as_str(),
+                            "-f",
+                            "-c",
+                            cfg,
+                        ],
                     ))?;
                 }
                 node.add_daemon(Daemon::new(
                     "fenced",
-                    &[self.bins.path("fenced").display().to_string().as_str(), "-c", cfg],
+                    &[
+                        self.bins.path("fenced").display().to_string().as_str(),
+                        "-c",
+                        cfg,
+                    ],
                 ))?;
                 let mut argv: Vec<String> = vec![
                     self.bins.path("hbd").display().to_string(),

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use lab::{Daemon, Lab, Net};
 use rand::Rng;
 
-const HEARTBEAT: &str = "/usr/libexec/heartbeat/heartbeat";
+use lab::hacluster::HEARTBEAT;
 const POLL: Duration = Duration::from_millis(10);
 /// heartbeat (and hbd, as heartbeat) advertise deadtime + 2 s during their first 5 s.
 const SETTLE: Duration = Duration::from_secs(6);
@@ -69,16 +69,7 @@ impl Cluster {
         for node in lab.nodes() {
             let etc = node.private_dir("/etc/ha.d").expect("private /etc/ha.d");
             if kind == Kind::Heartbeat {
-                // heartbeat's own scripts (harc, rc.d, shellfuncs) and state layout.
-                let lib = node.private_dir("/var/lib/heartbeat").expect("private lib");
-                for (from, to) in [("/etc/ha.d/.", etc), ("/var/lib/heartbeat/.", lib)] {
-                    let ok = std::process::Command::new("cp")
-                        .args(["-a", from])
-                        .arg(to)
-                        .status()
-                        .expect("cp");
-                    assert!(ok.success());
-                }
+                lab::hacluster::prepare_heartbeat_node(node).expect("heartbeat's files");
             }
             std::fs::write(etc.join("ha.cf"), &hacf).expect("ha.cf");
             let keys = etc.join("authkeys");
@@ -95,17 +86,7 @@ impl Cluster {
                         "kill-cgroup",
                     ],
                 ),
-                Kind::Heartbeat => Daemon::new(
-                    "heartbeat",
-                    &[
-                        "bash",
-                        "-c",
-                        &format!(
-                            "mkdir -p /run/heartbeat/ccm /run/heartbeat/crm /run/heartbeat/dopd /run/heartbeat/rsctmp; \
-                             chown -R hacluster:haclient /run/heartbeat; rm -f /run/heartbeat.pid; exec {HEARTBEAT} -f"
-                        ),
-                    ],
-                ),
+                Kind::Heartbeat => lab::hacluster::heartbeat_daemon(),
             };
             node.add_daemon(daemon).expect("start");
         }

@@ -58,7 +58,9 @@ fn main() {
         if stub {
             println!("-- BMC with a stub power program (the power state only, no node to switch):");
         } else {
-            println!("-- BMC whose power really switches the lab node (links down, processes killed):");
+            println!(
+                "-- BMC whose power really switches the lab node (links down, processes killed):"
+            );
         }
         measure(rounds, stub);
     }
@@ -107,7 +109,9 @@ fn measure(rounds: usize, stub: bool) {
             let (t, rc, out) = run(&ns, program, &options("off"));
             assert_eq!(rc, 0, "{program} off: {out}");
             if stub {
-                let status = bmc.ipmitool(&["chassis", "power", "status"]).expect("status");
+                let status = bmc
+                    .ipmitool(&["chassis", "power", "status"])
+                    .expect("status");
                 assert!(status.contains("off"), "{program} off: {status}");
             } else {
                 assert_eq!(node.power().expect("power"), Power::Off, "{program} off");

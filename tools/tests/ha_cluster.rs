@@ -26,7 +26,10 @@ static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 fn start(spec: Spec) -> (std::sync::MutexGuard<'static, ()>, HaCluster) {
     lab::root::require_root("the HA cluster lab tests");
     let guard = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
-    (guard, HaCluster::start(spec, binaries()).expect("cluster up"))
+    (
+        guard,
+        HaCluster::start(spec, binaries()).expect("cluster up"),
+    )
 }
 
 #[test]
