@@ -12,7 +12,9 @@
 //!
 //! [`agent`] is the fence-agents compatible front end (command line or stdin `name=value`,
 //! `-o metadata`, exit codes 0/1/2) that every plugin's agent binary runs. [`ipmi`] is the
-//! native IPMI over LAN plugin (RMCP and RMCP+, no `ipmitool`).
+//! native IPMI over LAN plugin (RMCP and RMCP+, no `ipmitool`). [`serial`] has the power
+//! switches on serial lines (WTI RPS-10, APC Smart-UPS, Night/Ware RPC100S, LCUS relay
+//! boards), [`usb`] USB hub port power and HID relay boards.
 //!
 //! The framework ([`device`], [`params`], [`confirm`], [`registry`]) does no I/O and reads
 //! time only through the [`confirm::Clock`] it is given. Secrets never reach a log line or
@@ -25,6 +27,8 @@ pub mod error;
 pub mod ipmi;
 pub mod params;
 pub mod registry;
+pub mod serial;
+pub mod usb;
 
 pub use confirm::{perform, Clock, RebootMethod, SystemClock, Timing};
 pub use device::{Action, FenceDevice, Outcome, Port, PowerCommand, PowerState};

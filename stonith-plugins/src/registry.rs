@@ -68,6 +68,10 @@ impl Registry {
     pub fn builtin() -> Registry {
         let mut r = Registry::new();
         r.register(crate::ipmi::plugin());
+        r.register(crate::serial::rps10::plugin());
+        r.register(crate::serial::apcsmart::plugin());
+        r.register(crate::serial::nw_rpc100s::plugin());
+        r.register(crate::serial::lcus::plugin());
         r
     }
 
@@ -142,7 +146,10 @@ mod tests {
     #[test]
     fn the_builtin_registry_has_ipmilan_under_both_names() {
         let r = Registry::builtin();
-        assert_eq!(r.names(), vec!["ipmilan"]);
+        assert_eq!(
+            r.names(),
+            vec!["apcsmart", "ipmilan", "lcus", "nw_rpc100s", "rps10"]
+        );
         assert_eq!(r.get("ipmilan").map(|p| p.agent), Ok("fence_qd_ipmilan"));
         assert_eq!(r.get("fence_qd_ipmilan").map(|p| p.name), Ok("ipmilan"));
         assert_eq!(
