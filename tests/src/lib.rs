@@ -7,7 +7,8 @@
 //! with per-node fault injection ([`disk::SharedDisk`] over FUSE, [`faultdisk`]), a BMC per
 //! node ([`bmc::Bmc`], OpenIPMI's ipmi_sim whose chassis power really controls the node)
 //! and an SNMP agent on the switch ([`snmp::SnmpAgent`], net-snmp's snmpd). Serial lines are
-//! PTY pairs ([`serial::SerialPair`]). The [`nemesis`] injects faults, the [`timeline`]
+//! PTY pairs ([`serial::SerialPair`]); serial power switches are simulated on PTYs
+//! ([`devsim`]). The [`nemesis`] injects faults, the [`timeline`]
 //! records what happened, and [`wait`] is how tests wait.
 //!
 //! Everything runs as root and touches only what it created itself. Every object carries a
@@ -19,6 +20,7 @@ pub mod bmc;
 pub mod cgroup;
 pub mod cluster;
 pub mod cmd;
+pub mod devsim;
 pub mod disk;
 pub mod error;
 pub mod faultdisk;
