@@ -155,9 +155,15 @@ pub fn perform(
     }
 }
 
+/// How long a reboot of a device that cannot report its state keeps the power off at least
+/// (`power_wait` when longer): with nothing to confirm the off, this makes sure the load
+/// really lost power (a PC power supply rides through tens of milliseconds).
+pub const UNCONFIRMED_MIN_OFF: Duration = Duration::from_secs(1);
+
 /// The actions of a device that cannot report its power state: a power command is done
 /// when the device acknowledges it (there is nothing to poll), `reboot` is off, a pause of
-/// `power_wait` so the load really loses power, then on, and `status` is unsupported.
+/// [`UNCONFIRMED_MIN_OFF`] or `power_wait` so the load really loses power, then on, and
+/// `status` is unsupported.
 fn perform_unconfirmed(
     device: &mut dyn FenceDevice,
     action: Action,
@@ -181,7 +187,7 @@ fn perform_unconfirmed(
                 return Ok(Outcome::Cycled);
             }
             device.power(plug, PowerCommand::Off)?;
-            clock.sleep(timing.power_wait);
+            clock.sleep(timing.power_wait.max(UNCONFIRMED_MIN_OFF));
             match device.power(plug, PowerCommand::On) {
                 Ok(()) => Ok(Outcome::Rebooted),
                 Err(e) => Ok(Outcome::OffButOnFailed(e)),

@@ -72,6 +72,8 @@ impl Registry {
         r.register(crate::serial::apcsmart::plugin());
         r.register(crate::serial::nw_rpc100s::plugin());
         r.register(crate::serial::lcus::plugin());
+        r.register(crate::usb::plugins::hub_plugin());
+        r.register(crate::usb::plugins::relay_plugin());
         r
     }
 
@@ -148,7 +150,15 @@ mod tests {
         let r = Registry::builtin();
         assert_eq!(
             r.names(),
-            vec!["apcsmart", "ipmilan", "lcus", "nw_rpc100s", "rps10"]
+            vec![
+                "apcsmart",
+                "ipmilan",
+                "lcus",
+                "nw_rpc100s",
+                "rps10",
+                "usbhub",
+                "usbrelay"
+            ]
         );
         assert_eq!(r.get("ipmilan").map(|p| p.agent), Ok("fence_qd_ipmilan"));
         assert_eq!(r.get("fence_qd_ipmilan").map(|p| p.name), Ok("ipmilan"));

@@ -56,7 +56,7 @@ impl Bench {
         );
         match kind {
             DeviceKind::ApcSmart => s.push_str(&format!("hostlist={HOST}\n")),
-            DeviceKind::NwRpc100s => s.push_str(&format!("hostlist={HOST}\npower_wait=0.2\n")),
+            DeviceKind::NwRpc100s => s.push_str(&format!("hostlist={HOST}\n")),
             _ => {}
         }
         s.push_str(extra);

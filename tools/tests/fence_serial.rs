@@ -391,3 +391,40 @@ fn metadata_of_every_serial_agent_is_valid_against_the_fence_agents_schema() {
         );
     }
 }
+
+#[test]
+fn metadata_of_the_usb_agents_is_valid_and_they_fail_cleanly_without_usb() {
+    let rng = "/usr/share/cluster/relaxng/metadata.rng";
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (agent, opts) in [
+        (
+            env!("CARGO_BIN_EXE_fence_qd_usbhub"),
+            "hub=1-1.4\nplug=2\naction=status\n",
+        ),
+        (
+            env!("CARGO_BIN_EXE_fence_qd_usbrelay"),
+            "relay_serial=QAAMZ\nplug=1\naction=status\n",
+        ),
+    ] {
+        let mut c = Command::new(agent);
+        c.args(["-o", "metadata"]);
+        let r = run(c, None);
+        assert_eq!(r.rc, 0, "{r:?}");
+        let path = dir.path().join("m.xml");
+        std::fs::write(&path, &r.out).expect("write");
+        let check = Command::new("xmllint")
+            .args(["--noout", "--relaxng", rng])
+            .arg(&path)
+            .output()
+            .expect("xmllint");
+        assert!(
+            check.status.success(),
+            "{agent}: {}",
+            String::from_utf8_lossy(&check.stderr)
+        );
+        // This machine has no USB: a clear failure, exit 1, no hang.
+        let r = run(Command::new(agent), Some(opts));
+        assert_eq!(r.rc, 1, "{agent} {r:?}");
+        assert!(r.err.contains("Failed"), "{agent} {r:?}");
+    }
+}

@@ -59,7 +59,6 @@ pub fn plugin() -> Plugin {
     params.extend(SERIAL_PARAMS.iter().copied());
     params.extend(common_params());
     let params = with_default(params, "stonith_status_sleep", "0.05");
-    let params = with_default(params, "power_wait", "1");
     Plugin {
         name: "lcus",
         agent: "fence_qd_lcus",

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use crate::device::{Action, FenceDevice, PowerCommand, PowerState};
 use crate::error::FenceError;
-use crate::params::{with_default, ParamSpec, ParamType, Params};
+use crate::params::{ParamSpec, ParamType, Params};
 use crate::registry::Plugin;
 use crate::serial::apcsmart::parse_hostlist;
 use crate::serial::error::printable;
@@ -49,7 +49,7 @@ pub const NW_PARAMS: &[ParamSpec] = &[
 
 const LONGDESC: &str = "fence_qd_nw_rpc100s switches the outlet of a Night/Ware RPC100S \
 on a serial line (9600 8N1). The unit cannot report the outlet's state: off and on succeed \
-when the unit acknowledges them (OK); reboot is off, power_wait seconds, then on (or the \
+when the unit acknowledges them (OK); reboot is off, at least one second (or power_wait), then on (or the \
 unit's own timed off with method=cycle); monitor checks that the unit answers.";
 
 /// The plugin description.
@@ -57,8 +57,6 @@ pub fn plugin() -> Plugin {
     let mut params: Vec<ParamSpec> = NW_PARAMS.to_vec();
     params.extend(SERIAL_PARAMS.iter().copied());
     params.extend(common_params());
-    // With no read-back, power_wait is how long a reboot keeps the power off.
-    let params = with_default(params, "power_wait", "1");
     Plugin {
         name: "nw_rpc100s",
         agent: "fence_qd_nw_rpc100s",
