@@ -13,7 +13,7 @@
 //! For the RPC100S our `status` is `monitor` (the unit cannot report power), which is
 //! what cluster-glue's status does.
 
-#[path = "../tests/common_serial.rs"]
+#[path = "../tests/common/serial.rs"]
 mod common_serial;
 
 use std::time::Duration;

@@ -3,6 +3,7 @@
 //! whether a simulator is right. Every test uses its own lock directory and unique port
 //! names, and checks that no lock file is left.
 
+#[path = "common/serial.rs"]
 mod common_serial;
 
 use std::process::Command;

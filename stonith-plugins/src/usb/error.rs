@@ -62,6 +62,13 @@ pub enum UsbError {
         /// libusb's reason.
         detail: String,
     },
+    /// libusb could not start. Likely cause: a machine without USB, or no access to
+    /// /dev/bus/usb. Fix: run as root on a machine with the hub or board attached.
+    #[error("cannot use USB: {detail} (no USB on this machine, or /dev/bus/usb not accessible: run as root)")]
+    NoUsb {
+        /// libusb's reason.
+        detail: String,
+    },
     /// The device answered with something the specification does not allow.
     #[error("USB device {device} sent a malformed {what}")]
     Malformed {

@@ -38,7 +38,9 @@ fn err(device: &str, request: &str, e: rusb::Error) -> UsbError {
 impl RusbTransport {
     /// Initialises libusb.
     pub fn new() -> Result<RusbTransport, UsbError> {
-        let context = rusb::Context::new().map_err(|e| err("-", "libusb init", e))?;
+        let context = rusb::Context::new().map_err(|e| UsbError::NoUsb {
+            detail: format!("libusb initialisation failed: {e}"),
+        })?;
         Ok(RusbTransport { context })
     }
 

@@ -15,8 +15,11 @@ pub const HOST: &str = "node1";
 
 /// A simulated device, the directory of its port and a private lock directory.
 pub struct Bench {
+    /// The simulator.
     pub sim: DeviceSim,
+    /// Holds the port's link.
     pub dir: tempfile::TempDir,
+    /// Our agent's lock directory.
     pub lock_dir: PathBuf,
 }
 
@@ -107,9 +110,13 @@ impl Drop for Bench {
 /// One run of an agent.
 #[derive(Debug)]
 pub struct Run {
+    /// Exit code.
     pub rc: i32,
+    /// Standard output.
     pub out: String,
+    /// Standard error.
     pub err: String,
+    /// Wall time.
     pub took: Duration,
 }
 
