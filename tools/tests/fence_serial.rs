@@ -429,3 +429,45 @@ fn metadata_of_the_usb_agents_is_valid_and_they_fail_cleanly_without_usb() {
         assert!(r.err.contains("Failed"), "{agent} {r:?}");
     }
 }
+
+#[test]
+fn our_agent_and_cluster_glue_exclude_each_other_on_one_port() {
+    let b = Bench::new(DeviceKind::Rps10, Delays::fast());
+    let var_lock = std::path::Path::new("/var/lock");
+    let glue_lock = var_lock.join(b.sim.lock_names().pop().expect("glue name"));
+    // cluster-glue holds its lock for at least its 2 s DTR drop.
+    let mut glue = Command::new("stonith")
+        .args(b.glue_args("status"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("stonith");
+    let start = Instant::now();
+    while !glue_lock.exists() && start.elapsed() < Duration::from_secs(2) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(
+        glue_lock.exists(),
+        "cluster-glue took no {}",
+        glue_lock.display()
+    );
+    let r = b.ours("status", "serial_lock_dir=/var/lock\n");
+    assert_eq!(r.rc, 1, "{r:?}");
+    assert!(
+        r.err.contains("busy") && r.err.contains(&glue.id().to_string()),
+        "{r:?}"
+    );
+    assert!(glue.wait().expect("wait").success());
+    b.sim.remove_dead_lock(var_lock);
+    let r = b.ours("status", "serial_lock_dir=/var/lock\n");
+    assert_eq!(r.rc, 0, "{r:?}");
+    let ours_left: Vec<_> = std::fs::read_dir(var_lock)
+        .expect("/var/lock")
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            b.sim.lock_names().contains(&n)
+        })
+        .collect();
+    assert!(ours_left.is_empty(), "left in /var/lock: {ours_left:?}");
+}

@@ -2,9 +2,12 @@
 //! (`/var/lock` by default), holding the owner's PID as ten ASCII digits and a newline (the
 //! HDB UUCP format that cluster-glue, minicom, cu and lockdev read and write).
 //!
-//! `<name>` is the last component of the device path *as configured*, as cluster-glue's
-//! `TtyLock` does, so our agents and cluster-glue's plugins configured with the same path
-//! exclude each other.
+//! Programs disagree on `<name>`, so we take every name another program may use for the
+//! same port: the base name of the path as configured (the FHS rule: `LCK..ttyS0` for
+//! `/dev/ttyS0`), the base name of the device it resolves to (`/dev/serial/by-id/...` →
+//! `LCK..ttyUSB0`, what minicom and cu lock), and cluster-glue's own name (`st_ttylock.c`:
+//! the path less its first five bytes, which it assumes are `/dev/`, with everything but
+//! letters and digits dropped: `LCK..serialbyidusbFTDI...`). Usually they are one name.
 //!
 //! Taking a lock is atomic: the PID is written to a temporary file `LTMP.<pid>` beside it,
 //! which is then hard-linked to the lock name; the link fails if a lock exists. A lock whose
@@ -25,19 +28,54 @@ pub const DEFAULT_LOCK_DIR: &str = "/var/lock";
 /// Locks held by this process, removed by the signal handler.
 static HELD: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 
-/// A held lock on one serial port; the lock file goes away on drop.
+/// A held lock on one serial port (one file per name of it); the lock files go away on
+/// drop.
 #[derive(Debug)]
 pub struct PortLock {
+    files: Vec<FileLock>,
+}
+
+/// One held lock file.
+#[derive(Debug)]
+struct FileLock {
     path: PathBuf,
 }
 
-/// The lock file path for `device` in `dir`.
+/// The FHS lock file path for `device` in `dir` (`LCK..` and the base name).
 pub fn lock_path(dir: &Path, device: &Path) -> PathBuf {
     let name = device
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| device.to_string_lossy().replace('/', "_"));
     dir.join(format!("LCK..{name}"))
+}
+
+/// cluster-glue's lock file name for `device` (see the module documentation).
+pub fn cluster_glue_name(device: &Path) -> String {
+    let text = device.to_string_lossy();
+    let rest = text.get(5..).unwrap_or("");
+    let raw: String = rest
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(63)
+        .collect();
+    format!("LCK..{raw}")
+}
+
+/// Every lock file path for `device` in `dir`, without duplicates, FHS name first.
+pub fn lock_paths(dir: &Path, device: &Path) -> Vec<PathBuf> {
+    let mut paths = vec![lock_path(dir, device)];
+    if let Ok(real) = std::fs::canonicalize(device) {
+        paths.push(lock_path(dir, &real));
+    }
+    paths.push(dir.join(cluster_glue_name(device)));
+    let mut seen = Vec::new();
+    paths.retain(|p| {
+        let fresh = !seen.contains(p);
+        seen.push(p.clone());
+        fresh
+    });
+    paths
 }
 
 /// Formats a PID the HDB UUCP way: ten characters, right-aligned, and a newline.
@@ -70,9 +108,25 @@ pub fn pid_alive(pid: u32) -> bool {
 }
 
 impl PortLock {
-    /// Takes the lock of `device` in `dir`, taking over a stale lock of a dead process.
+    /// Takes the locks of `device` in `dir` (every name of it), taking over stale locks of
+    /// dead processes. On failure none is held.
     pub fn acquire(dir: &Path, device: &Path) -> Result<PortLock, SerialError> {
-        let path = lock_path(dir, device);
+        let mut files = Vec::new();
+        for path in lock_paths(dir, device) {
+            // On error, the files taken so far are dropped (removed) with `files`.
+            files.push(FileLock::acquire(dir, device, path)?);
+        }
+        Ok(PortLock { files })
+    }
+
+    /// The lock files.
+    pub fn paths(&self) -> Vec<&Path> {
+        self.files.iter().map(|f| f.path.as_path()).collect()
+    }
+}
+
+impl FileLock {
+    fn acquire(dir: &Path, device: &Path, path: PathBuf) -> Result<FileLock, SerialError> {
         let me = std::process::id();
         let err = |detail: String| SerialError::Lock {
             device: device.display().to_string(),
@@ -133,16 +187,11 @@ impl PortLock {
         HELD.lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(path.clone());
-        Ok(PortLock { path })
-    }
-
-    /// The lock file.
-    pub fn path(&self) -> &Path {
-        &self.path
+        Ok(FileLock { path })
     }
 }
 
-impl Drop for PortLock {
+impl Drop for FileLock {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.path);
         HELD.lock()
@@ -206,13 +255,43 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let dev = Path::new("/dev/ttyFAKE0");
         let lock = PortLock::acquire(dir.path(), dev).expect("lock");
-        let contents = std::fs::read(lock.path()).expect("read");
+        let paths: Vec<PathBuf> = lock.paths().iter().map(|p| p.to_path_buf()).collect();
+        assert_eq!(paths.len(), 1, "{paths:?}");
+        let contents = std::fs::read(&paths[0]).expect("read");
         assert_eq!(parse_pid(&contents), Some(std::process::id()));
         assert!(PortLock::acquire(dir.path(), dev).is_err());
-        let path = lock.path().to_path_buf();
         drop(lock);
-        assert!(!path.exists());
+        assert!(!paths[0].exists());
         assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 0);
+    }
+
+    #[test]
+    fn cluster_glue_names_are_taken_too() {
+        let dev = Path::new("/dev/serial/by-id/usb-FTDI_x-if00");
+        assert_eq!(cluster_glue_name(dev), "LCK..serialbyidusbFTDIxif00");
+        assert_eq!(cluster_glue_name(Path::new("/dev/ttyS0")), "LCK..ttyS0");
+        let names = lock_paths(Path::new("/l"), dev);
+        assert_eq!(
+            names,
+            vec![
+                PathBuf::from("/l/LCK..usb-FTDI_x-if00"),
+                PathBuf::from("/l/LCK..serialbyidusbFTDIxif00")
+            ]
+        );
+        // cluster-glue's lock (PID in 11 characters) on the other name makes the port busy.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .expect("sleep");
+        let glue = dir.path().join(cluster_glue_name(dev));
+        std::fs::write(&glue, format!("{:>11}\n", child.id())).expect("write");
+        let err = PortLock::acquire(dir.path(), dev).expect_err("busy");
+        assert!(matches!(err, SerialError::Busy { .. }), "{err}");
+        // The FHS-named lock taken before the busy one was released again.
+        assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 1);
+        let _ = child.kill();
+        let _ = child.wait();
     }
 
     #[test]

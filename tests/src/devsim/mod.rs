@@ -334,11 +334,37 @@ impl DeviceSim {
     /// (cluster-glue's plugins can leave one), if its process is dead. Returns whether
     /// there was one.
     pub fn remove_dead_lock(&self, lock_dir: &Path) -> bool {
-        let Some(name) = self.link.file_name() else {
-            return false;
-        };
-        let path = lock_dir.join(format!("LCK..{}", name.to_string_lossy()));
-        let Ok(text) = std::fs::read_to_string(&path) else {
+        let mut removed = false;
+        for name in self.lock_names() {
+            removed |= remove_if_dead(&lock_dir.join(name));
+        }
+        removed
+    }
+
+    /// The lock file names clients use for this port: `LCK..` and its base name, and
+    /// cluster-glue's (the path less its first five bytes, letters and digits only).
+    pub fn lock_names(&self) -> Vec<String> {
+        let mut names = Vec::new();
+        if let Some(n) = self.link.file_name() {
+            names.push(format!("LCK..{}", n.to_string_lossy()));
+        }
+        let text = self.link.to_string_lossy();
+        let glue: String = text
+            .get(5..)
+            .unwrap_or("")
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .take(63)
+            .collect();
+        names.push(format!("LCK..{glue}"));
+        names
+    }
+}
+
+/// Removes the lock file at `path` if the process it names is dead.
+fn remove_if_dead(path: &Path) -> bool {
+    {
+        let Ok(text) = std::fs::read_to_string(path) else {
             return false;
         };
         let alive = text
@@ -350,7 +376,7 @@ impl DeviceSim {
                 rustix::process::test_kill_process(p)
                     .map_or_else(|e| e != rustix::io::Errno::SRCH, |()| true)
             });
-        !alive && std::fs::remove_file(&path).is_ok()
+        !alive && std::fs::remove_file(path).is_ok()
     }
 }
 
