@@ -193,6 +193,7 @@ fn our_agent_and_cluster_glue_agree_on_the_outcome() {
         b.sim.set_faults(Faults {
             silent: true,
             no_banner: true,
+            ..Faults::default()
         });
         let ro = b.ours(
             ours_for(kind, "off"),
@@ -213,15 +214,18 @@ fn a_device_without_banner_or_reply_fails_after_its_deadline() {
     b.sim.set_faults(Faults {
         silent: true,
         no_banner: true,
+        ..Faults::default()
     });
     let r = b.ours("status", fast);
     assert_eq!(r.rc, 1, "{r:?}");
     assert!(r.err.contains("no \"RPS-10 Ready\" banner"), "{r:?}");
     assert!(r.took < Duration::from_secs(3), "took {:?}", r.took);
+    assert_eq!(b.sim.state().hangups, 1, "our DTR drop was not seen");
     // Answers commands but never sends its banner, with cluster-glue's always-reset mode.
     b.sim.set_faults(Faults {
         silent: false,
         no_banner: true,
+        ..Faults::default()
     });
     let r = b.ours("status", &format!("{fast}dtr_reset=1\n"));
     assert_eq!(r.rc, 1, "{r:?}");
@@ -236,7 +240,7 @@ fn a_device_without_banner_or_reply_fails_after_its_deadline() {
         let b = Bench::new(kind, Delays::fast());
         b.sim.set_faults(Faults {
             silent: true,
-            no_banner: false,
+            ..Faults::default()
         });
         let r = b.ours("monitor", fast);
         assert_eq!(r.rc, 1, "{} {r:?}", kind.name());
@@ -312,7 +316,7 @@ fn a_killed_agent_removes_its_lock_file() {
     let b = Bench::new(DeviceKind::ApcSmart, Delays::fast());
     b.sim.set_faults(Faults {
         silent: true,
-        no_banner: false,
+        ..Faults::default()
     });
     let mut child = Command::new(agent_path(DeviceKind::ApcSmart))
         .args([
@@ -332,16 +336,46 @@ fn a_killed_agent_removes_its_lock_file() {
         .spawn()
         .expect("agent");
     let start = Instant::now();
-    while b.locks_left().is_empty() && start.elapsed() < Duration::from_secs(10) {
+    let locked = |b: &Bench| b.locks_left().iter().any(|n| n.starts_with("LCK.."));
+    while !locked(&b) && start.elapsed() < Duration::from_secs(10) {
         std::thread::sleep(Duration::from_millis(10));
     }
-    assert!(!b.locks_left().is_empty(), "the agent never took its lock");
+    assert!(locked(&b), "the agent never took its lock");
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
     let status = child.wait().expect("wait");
     assert_eq!(status.code(), Some(128 + 15));
     assert!(b.locks_left().is_empty(), "{:?}", b.locks_left());
+    // Killed at every moment of its start, it leaves nothing either (the temporary file
+    // of the lock protocol included).
+    for delay_ms in 0..12 {
+        let mut child = Command::new(agent_path(DeviceKind::ApcSmart))
+            .args([
+                "--serial-device",
+                &b.sim.path().display().to_string(),
+                "--serial-lock-dir",
+                &b.lock_dir.display().to_string(),
+                "--hostlist",
+                "node1",
+                "-o",
+                "status",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("agent");
+        std::thread::sleep(Duration::from_micros(500 * delay_ms));
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let _ = child.wait();
+        assert!(
+            b.locks_left().is_empty(),
+            "after {delay_ms}: {:?}",
+            b.locks_left()
+        );
+    }
 }
 
 #[test]
@@ -470,4 +504,19 @@ fn our_agent_and_cluster_glue_exclude_each_other_on_one_port() {
         })
         .collect();
     assert!(ours_left.is_empty(), "left in /var/lock: {ours_left:?}");
+}
+
+#[test]
+fn an_rps10_out_of_step_is_reset_by_dtr_and_then_answers() {
+    let b = Bench::new(DeviceKind::Rps10, Delays::fast());
+    b.sim.set_faults(Faults {
+        needs_reset: true,
+        ..Faults::default()
+    });
+    let r = b.ours("off", "serial_timeout=0.3\ndtr_pulse=0.05\n");
+    assert_eq!((r.rc, r.out.trim()), (0, "Success: Powered OFF"), "{r:?}");
+    let st = b.sim.state();
+    assert_eq!(st.hangups, 1);
+    assert!(!st.outputs[0]);
+    assert!(b.locks_left().is_empty());
 }

@@ -127,6 +127,9 @@ impl PortLock {
 
 impl FileLock {
     fn acquire(dir: &Path, device: &Path, path: PathBuf) -> Result<FileLock, SerialError> {
+        // Held throughout, so a signal's cleanup waits for this to finish and then removes
+        // exactly what this process created (its temporary file, or its new lock).
+        let mut held = HELD.lock().unwrap_or_else(|p| p.into_inner());
         let me = std::process::id();
         let err = |detail: String| SerialError::Lock {
             device: device.display().to_string(),
@@ -139,7 +142,12 @@ impl FileLock {
             f.write_all(format_pid(me).as_bytes())?;
             f.sync_all()
         };
-        write_tmp().map_err(|e| err(format!("cannot write {}: {e}", tmp.display())))?;
+        held.push(tmp.clone());
+        if let Err(e) = write_tmp() {
+            let _ = std::fs::remove_file(&tmp);
+            held.retain(|p| p != &tmp);
+            return Err(err(format!("cannot write {}: {e}", tmp.display())));
+        }
         let result = (|| {
             // Two rounds: a stale lock removed in the first is retaken in the second; a lock
             // that reappears in between belongs to a racing process, which then wins.
@@ -183,10 +191,9 @@ impl FileLock {
             ))
         })();
         let _ = std::fs::remove_file(&tmp);
+        held.retain(|p| p != &tmp);
         result?;
-        HELD.lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(path.clone());
+        held.push(path.clone());
         Ok(FileLock { path })
     }
 }
@@ -221,7 +228,12 @@ pub fn install_signal_cleanup() {
         .name("lock-cleanup".into())
         .spawn(move || {
             if let Some(sig) = signals.forever().next() {
-                release_all();
+                // Keep the list locked until the process is gone: `exit` takes a moment,
+                // and no other thread may take a new lock in it.
+                let mut held = HELD.lock().unwrap_or_else(|p| p.into_inner());
+                for p in held.drain(..) {
+                    let _ = std::fs::remove_file(p);
+                }
                 std::process::exit(128 + sig);
             }
         });

@@ -23,7 +23,15 @@ pub struct ApcSmart {
     selected: Option<u8>,
     armed: Option<(u8, Instant)>,
     at_digits: Option<String>,
-    resetting: bool,
+}
+
+/// Whether an `@ddd` reset is under way (its last mark in the log is its start).
+fn resetting(st: &DeviceState) -> bool {
+    st.commands
+        .iter()
+        .rev()
+        .find(|c| c.starts_with("reset-"))
+        .is_some_and(|c| c == "reset-started")
 }
 
 impl ApcSmart {
@@ -36,7 +44,6 @@ impl ApcSmart {
             selected: None,
             armed: None,
             at_digits: None,
-            resetting: false,
         }
     }
 }
@@ -51,16 +58,15 @@ impl Model for ApcSmart {
                     let cmd = format!("@{digits}");
                     self.at_digits = None;
                     st.commands.push(cmd);
-                    if !st.outputs[0] || self.resetting {
+                    if !st.outputs[0] || resetting(st) {
                         out.emit(at, "NA\r\n");
                         return;
                     }
                     out.emit(at, "OK\r\n");
-                    self.resetting = true;
+                    st.commands.push("reset-started".into());
                     let grace_s: f64 = GRACE[self.grace].parse().unwrap_or(20.0);
                     let off = at + Duration::from_secs_f64(grace_s * self.delays.cycle_scale);
                     let on = off + self.delays.cycle_off;
-                    out.change(at, |s| s.commands.push("reset-started".into()));
                     out.change(off, |s| s.outputs[0] = false);
                     out.change(on, |s| {
                         s.outputs[0] = true;
@@ -81,12 +87,7 @@ impl Model for ApcSmart {
             b'Y' => out.emit(at, "SM\r\n"),
             b'Q' => out.emit(at, if st.outputs[0] { "08\r\n" } else { "00\r\n" }),
             b'~' => out.emit(at, if st.outputs[0] { "00\r\n" } else { "40\r\n" }),
-            b'8' => {
-                let busy = st.commands.iter().rev().find(|c| c.starts_with("reset-"));
-                let resetting = busy.is_some_and(|c| c == "reset-started");
-                self.resetting = resetting;
-                out.emit(at, if resetting { "08\r\n" } else { "00\r\n" });
-            }
+            b'8' => out.emit(at, if resetting(st) { "08\r\n" } else { "00\r\n" }),
             b'?' | b'\'' => out.emit(at, "00\r\n"),
             b'p' => {
                 self.selected = Some(b'p');

@@ -158,6 +158,8 @@ pub struct Faults {
     /// The RPS-10 never sends its banner after a DTR reset (it still answers commands
     /// unless `silent`).
     pub no_banner: bool,
+    /// The RPS-10's serial interface is out of step: it ignores commands until a DTR reset.
+    pub needs_reset: bool,
 }
 
 /// What the simulated device did and is, for tests to check.

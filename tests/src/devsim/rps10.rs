@@ -112,6 +112,9 @@ impl Model for Rps10 {
             return;
         }
         let buf = std::mem::take(&mut self.buf);
+        if st.faults.needs_reset {
+            return;
+        }
         let Some(pos) = buf.windows(PREFIX.len()).rposition(|w| w == PREFIX) else {
             return;
         };
@@ -122,6 +125,7 @@ impl Model for Rps10 {
 
     fn hangup(&mut self, now: Instant, st: &mut DeviceState, out: &mut Schedule) {
         self.buf.clear();
+        st.faults.needs_reset = false;
         if !st.faults.no_banner {
             out.emit(now + self.delays.banner, "RPS-10 Ready\r\n");
         }
