@@ -4,7 +4,7 @@
 
 use crate::device::{Action, FenceDevice, Port, PowerCommand, PowerState};
 use crate::error::{FenceError, ParamError};
-use crate::params::{with_default, ParamSpec, ParamType, Params, COMMON};
+use crate::params::{with_default, ParamSpec, ParamType, Params};
 use crate::registry::Plugin;
 use crate::usb::address::Address;
 use crate::usb::error::UsbError;
@@ -12,17 +12,9 @@ use crate::usb::rusb_transport::RusbTransport;
 use crate::usb::transport::{ControlTransport, DeviceInfo};
 use crate::usb::{hub, relay};
 
+/// The common parameters without address and login (shared with the serial plugins).
 fn usb_common() -> Vec<ParamSpec> {
-    COMMON
-        .iter()
-        .filter(|s| {
-            !matches!(
-                s.name,
-                "ip" | "ipport" | "username" | "password" | "password_script"
-            )
-        })
-        .copied()
-        .collect()
+    crate::serial::common_params()
 }
 
 const HUB_LONGDESC: &str = "fence_qd_usbhub cuts the power of one port of a USB hub (a lab \
