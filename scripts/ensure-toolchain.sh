@@ -11,6 +11,14 @@ if ! command -v cargo >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends cargo rustc
 fi
+# A C compiler: some crates build bundled C sources (libusb for rusb's `vendored` feature,
+# so no libusb-1.0-0-dev or pkg-config is needed; bzip2). Debian's rustc pulls gcc in, a
+# rustup toolchain does not. This runs before clippy in CI, so the build never lacks it.
+if ! command -v cc >/dev/null 2>&1; then
+  echo "ensure-toolchain: no C compiler; installing Debian's gcc"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends gcc libc6-dev
+fi
 need="1.88"
 have=$(rustc --version | awk '{print $2}')
 if [ "$(printf '%s\n%s\n' "$need" "$have" | sort -V | head -n1)" != "$need" ]; then

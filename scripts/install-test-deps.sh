@@ -38,6 +38,9 @@ PACKAGES=(
   # hbd: Debian's heartbeat 3.0.6 (and cluster-glue's libplumb), the peer our wire layer must
   # interoperate with; cl_status reads its view of our node.
   heartbeat
+  # cluster-glue: also its `stonith` CLI with the rps10, apcsmart and nw_rpc100s plugins, the
+  # independent client that validates the lab's serial power-switch simulators and the peer
+  # of the serial fence agents' tests and benchmark.
   cluster-glue
   # The HA cluster lab and the demo: the client fetches the page from the floating IP
   # (curl), the web service checks it listens (ss, in iproute2).

@@ -120,13 +120,16 @@ pub fn perform(
         tracing::info!("Delay {:?} before {action}", timing.delay);
         clock.sleep(timing.delay);
     }
+    if !device.reports_power() {
+        return perform_unconfirmed(device, action, plug, timing, clock);
+    }
     match action {
         Action::Status => device.status(plug).map(Outcome::Status),
         Action::Monitor => {
             if device.is_multi_port() {
                 device.list().map(|_| Outcome::Healthy)
             } else {
-                device.status(plug).map(|_| Outcome::Healthy)
+                device.probe(plug).map(|_| Outcome::Healthy)
             }
         }
         Action::List => device.list().map(|ports| {
@@ -148,6 +151,51 @@ pub fn perform(
         }
         Action::Metadata | Action::ValidateAll => Err(FenceError::Unsupported {
             action: action.to_string(),
+        }),
+    }
+}
+
+/// How long a reboot of a device that cannot report its state keeps the power off at least
+/// (`power_wait` when longer): with nothing to confirm the off, this makes sure the load
+/// really lost power (a PC power supply rides through tens of milliseconds).
+pub const UNCONFIRMED_MIN_OFF: Duration = Duration::from_secs(1);
+
+/// The actions of a device that cannot report its power state: a power command is done
+/// when the device acknowledges it (there is nothing to poll), `reboot` is off, a pause of
+/// [`UNCONFIRMED_MIN_OFF`] or `power_wait` so the load really loses power, then on, and
+/// `status` is unsupported.
+fn perform_unconfirmed(
+    device: &mut dyn FenceDevice,
+    action: Action,
+    plug: Option<&str>,
+    timing: &Timing,
+    clock: &mut dyn Clock,
+) -> Result<Outcome, FenceError> {
+    match action {
+        Action::Monitor => device.probe(plug).map(|_| Outcome::Healthy),
+        Action::Off => {
+            device.power(plug, PowerCommand::Off)?;
+            Ok(Outcome::PoweredOff)
+        }
+        Action::On => {
+            device.power(plug, PowerCommand::On)?;
+            Ok(Outcome::PoweredOn)
+        }
+        Action::Reboot => {
+            if timing.method == RebootMethod::Cycle && device.supports(PowerCommand::Cycle) {
+                device.power(plug, PowerCommand::Cycle)?;
+                return Ok(Outcome::Cycled);
+            }
+            device.power(plug, PowerCommand::Off)?;
+            clock.sleep(timing.power_wait.max(UNCONFIRMED_MIN_OFF));
+            match device.power(plug, PowerCommand::On) {
+                Ok(()) => Ok(Outcome::Rebooted),
+                Err(e) => Ok(Outcome::OffButOnFailed(e)),
+            }
+        }
+        Action::List | Action::ListStatus => device.list().map(Outcome::Listed),
+        _ => Err(FenceError::Unsupported {
+            action: format!("{action} (this device cannot report its power state)"),
         }),
     }
 }

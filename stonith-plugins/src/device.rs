@@ -226,6 +226,20 @@ pub trait FenceDevice: Send {
         false
     }
 
+    /// Whether [`FenceDevice::status`] reports the real power state. A device that cannot
+    /// (a relay board without read-back, the Night/Ware RPC100S) returns false; then a
+    /// power command counts as done when the device acknowledges it, and `status` is
+    /// unsupported.
+    fn reports_power(&self) -> bool {
+        true
+    }
+
+    /// Checks that the device answers (`monitor` of a single-plug device). The default
+    /// reads the status.
+    fn probe(&mut self, plug: Option<&str>) -> Result<(), FenceError> {
+        self.status(plug).map(|_| ())
+    }
+
     /// Ends any session with the device. Errors are ignored: the work is done.
     fn close(&mut self) {}
 }
@@ -248,6 +262,12 @@ impl<D: FenceDevice + ?Sized> FenceDevice for Box<D> {
     }
     fn is_multi_port(&self) -> bool {
         (**self).is_multi_port()
+    }
+    fn reports_power(&self) -> bool {
+        (**self).reports_power()
+    }
+    fn probe(&mut self, plug: Option<&str>) -> Result<(), FenceError> {
+        (**self).probe(plug)
     }
     fn close(&mut self) {
         (**self).close()

@@ -84,6 +84,13 @@ pub enum FenceError {
     /// The parameters are wrong; nothing was sent to the device.
     #[error(transparent)]
     Param(#[from] ParamError),
+    /// A serial line or the device on it failed (busy port, no banner, no reply).
+    #[error(transparent)]
+    Serial(#[from] crate::serial::SerialError),
+    /// A USB hub or relay board failed (not found, no per-port power switching, transfer
+    /// error).
+    #[error(transparent)]
+    Usb(#[from] crate::usb::UsbError),
 }
 
 /// A device's parameters are missing or wrong. Values of secret parameters never appear.

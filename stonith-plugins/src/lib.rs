@@ -15,7 +15,9 @@
 //! native IPMI over LAN plugin (RMCP and RMCP+, no `ipmitool`). The fabric plugins fence by
 //! cutting a node's switch ports instead of its power: [`ifmib`] (IF-MIB over SNMP),
 //! [`fcmib`] (Fibre Channel switches, FIBRE-CHANNEL-FE-MIB over SNMP), both on [`snmp`], and
-//! [`brocade`] (Brocade FC switches, their CLI over SSH).
+//! [`brocade`] (Brocade FC switches, their CLI over SSH). [`serial`] has the power switches
+//! on serial lines (WTI RPS-10, APC Smart-UPS, Night/Ware RPC100S, LCUS relay boards),
+//! [`usb`] USB hub port power and HID relay boards.
 //!
 //! The framework ([`device`], [`params`], [`confirm`], [`registry`]) does no I/O and reads
 //! time only through the [`confirm::Clock`] it is given. Secrets never reach a log line or
@@ -31,7 +33,9 @@ pub mod ifmib;
 pub mod ipmi;
 pub mod params;
 pub mod registry;
+pub mod serial;
 pub mod snmp;
+pub mod usb;
 
 pub use confirm::{perform, Clock, RebootMethod, SystemClock, Timing};
 pub use device::{Action, FenceDevice, Outcome, Port, PowerCommand, PowerState};

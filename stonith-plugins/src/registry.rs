@@ -76,6 +76,12 @@ impl Registry {
         r.register(crate::ifmib::plugin());
         r.register(crate::fcmib::plugin());
         r.register(crate::brocade::plugin());
+        r.register(crate::serial::rps10::plugin());
+        r.register(crate::serial::apcsmart::plugin());
+        r.register(crate::serial::nw_rpc100s::plugin());
+        r.register(crate::serial::lcus::plugin());
+        r.register(crate::usb::plugins::hub_plugin());
+        r.register(crate::usb::plugins::relay_plugin());
         r
     }
 
@@ -151,7 +157,21 @@ mod tests {
     #[test]
     fn the_builtin_registry_has_ipmilan_under_both_names() {
         let r = Registry::builtin();
-        assert_eq!(r.names(), vec!["brocade", "cisco_mds", "ifmib", "ipmilan"]);
+        assert_eq!(
+            r.names(),
+            vec![
+                "apcsmart",
+                "brocade",
+                "cisco_mds",
+                "ifmib",
+                "ipmilan",
+                "lcus",
+                "nw_rpc100s",
+                "rps10",
+                "usbhub",
+                "usbrelay"
+            ]
+        );
         assert_eq!(r.get("ipmilan").map(|p| p.agent), Ok("fence_qd_ipmilan"));
         assert_eq!(r.get("fence_qd_ipmilan").map(|p| p.name), Ok("ipmilan"));
         assert_eq!(

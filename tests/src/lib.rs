@@ -7,8 +7,9 @@
 //! with per-node fault injection ([`disk::SharedDisk`] over FUSE, [`faultdisk`]), a BMC per
 //! node ([`bmc::Bmc`], OpenIPMI's ipmi_sim whose chassis power really controls the node)
 //! and an SNMP agent on the switch ([`snmp::SnmpAgent`], net-snmp's snmpd). Serial lines are
-//! PTY pairs ([`serial::SerialPair`]). A Brocade FC switch's SSH CLI over the switch's ports
-//! is [`brocade::BrocadeSim`]. [`hacluster`] builds the heartbeat tutorial's two-node web
+//! PTY pairs ([`serial::SerialPair`]); serial power switches are simulated on PTYs
+//! ([`devsim`]). A Brocade FC switch's SSH CLI over the switch's ports is
+//! [`brocade::BrocadeSim`]. [`hacluster`] builds the heartbeat tutorial's two-node web
 //! cluster on top, with our daemons or with Debian's heartbeat. The [`nemesis`] injects faults, the [`timeline`]
 //! records what happened, and [`wait`] is how tests wait.
 //!
@@ -23,6 +24,7 @@ pub mod cgroup;
 pub mod cluster;
 pub mod cmd;
 pub mod demo;
+pub mod devsim;
 pub mod disk;
 pub mod error;
 pub mod faultdisk;

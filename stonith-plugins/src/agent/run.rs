@@ -33,6 +33,8 @@ const SECRET_SCRIPTS: &[(&str, &str)] = &[("snmp_priv_passwd_script", "snmp_priv
 /// The process entry point of the agent of plugin `name`: reads the real argv, stdin and
 /// environment, writes to stdout/stderr and returns the exit code.
 pub fn main(name: &str) -> i32 {
+    // A killed agent must not leave a serial port's lock file behind.
+    crate::serial::lock::install_signal_cleanup();
     let registry = Registry::builtin();
     let plugin = match registry.get(name) {
         Ok(p) => p,
@@ -207,7 +209,8 @@ pub fn run(
         return EXIT_OK;
     }
     let quiet = params.flag("quiet");
-    if !params.is_given("password") {
+    let has_password = params.specs().iter().any(|s| s.name == "password");
+    if has_password && !params.is_given("password") {
         if let Some(script) = params.get("password_script").filter(|s| !s.is_empty()) {
             match run_password_script(script).and_then(|pw| params.set("password", &pw)) {
                 Ok(()) => {}

@@ -64,10 +64,35 @@ enum Command {
     Sweep,
     /// List lab objects on this machine; exit 1 if any is left over from a dead lab.
     Check,
+    /// Run a serial power-switch simulator on a PTY linked at PORT (rps10, apcsmart,
+    /// nw_rpc100s, lcus), until Ctrl-C / SIGTERM or --hold; needs no root.
+    SerialSim {
+        /// The device: rps10, apcsmart, nw_rpc100s or lcus.
+        #[arg(long)]
+        device: String,
+        /// Where to link the serial port (the path a client opens).
+        #[arg(long)]
+        port: std::path::PathBuf,
+        /// Short device delays (tests) instead of realistic ones.
+        #[arg(long)]
+        fast: bool,
+        /// Stop after this many seconds.
+        #[arg(long, value_name = "SECS")]
+        hold: Option<f64>,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::SerialSim {
+        device,
+        port,
+        fast,
+        hold,
+    } = &cli.command
+    {
+        return serial_sim(device, port, *fast, *hold);
+    }
     if !lab::root::is_root() {
         eprintln!("lab: must run as root (namespaces, loop devices, cgroups)");
         return ExitCode::from(2);
@@ -92,6 +117,12 @@ fn main() -> ExitCode {
         ),
         Command::Bench { nodes, runs } => bench(nodes, runs),
         Command::Demo { bins } => demo(&bins),
+        Command::SerialSim {
+            device,
+            port,
+            fast,
+            hold,
+        } => serial_sim(&device, &port, fast, hold),
         Command::Sweep => {
             let removed = sweep();
             for l in &removed {
@@ -281,6 +312,45 @@ fn print_lab(lab: &Lab) {
             lab::snmp::IF_ADMIN_STATUS
         );
     }
+}
+
+fn serial_sim(device: &str, port: &std::path::Path, fast: bool, hold: Option<f64>) -> ExitCode {
+    use lab::devsim::{Delays, DeviceKind, DeviceSim};
+    let kind: DeviceKind = match device.parse() {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("lab: {e} (rps10, apcsmart, nw_rpc100s, lcus)");
+            return ExitCode::from(2);
+        }
+    };
+    let delays = if fast {
+        Delays::fast()
+    } else {
+        Delays::realistic(kind)
+    };
+    let signal = signal_channel();
+    let sim = match DeviceSim::start(kind, port, delays) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("lab: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!(
+        "{} simulator on {} ({delays:?})",
+        kind.name(),
+        port.display()
+    );
+    match hold {
+        Some(secs) => {
+            let _ = signal.recv_timeout(Duration::from_secs_f64(secs.max(0.0)));
+        }
+        None => {
+            let _ = signal.recv();
+        }
+    }
+    println!("{:?}", sim.state());
+    ExitCode::SUCCESS
 }
 
 /// A channel that receives once SIGINT or SIGTERM arrives; from then on these signals no
