@@ -234,7 +234,34 @@ impl FaultFs {
     }
 }
 
+/// Puts the calling thread in the lowest real-time class (SCHED_RR, priority 1), as a disk
+/// controller would be: the lab's disk must not stall because the machine is busy, or a
+/// quorum disk daemon's write deadline measures the test machine's load rather than the
+/// code under test. A failure (no permission) leaves the thread as it is.
+#[allow(unsafe_code)]
+fn realtime_thread() {
+    let param = libc::sched_param { sched_priority: 1 };
+    // SAFETY: sched_setscheduler reads `param` for the duration of the call; pid 0 is the
+    // calling thread; nothing is shared.
+    let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_RR, &param) };
+    if rc != 0 {
+        eprintln!(
+            "lab: fault disk server stays in the normal scheduling class: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
 impl Filesystem for FaultFs {
+    fn init(
+        &mut self,
+        _req: &Request<'_>,
+        _config: &mut fuser::KernelConfig,
+    ) -> Result<(), libc::c_int> {
+        realtime_thread();
+        Ok(())
+    }
+
     fn lookup(&mut self, _req: &Request<'_>, parent: u64, name: &OsStr, reply: ReplyEntry) {
         if parent == ROOT && name == OsStr::new(&self.name) {
             reply.entry(&TTL, &self.attr(IMAGE), 0);

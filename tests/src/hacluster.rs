@@ -428,7 +428,7 @@ impl HaCluster {
         }
         let quorumd = if self.spec.qdisk {
             format!(
-                "[quorumd]\ndevice = \"{}\"\ninterval = \"{}ms\"\ntko = {}\nself_fence = \"kill-cgroup\"\nscheduler = \"other\"\npriority = 0\nlock_memory = false\n",
+                "[quorumd]\ndevice = \"{}\"\ninterval = \"{}ms\"\ntko = {}\nself_fence = \"kill-cgroup\"\n",
                 self.lab.disk()?.device(i)?.display(),
                 self.spec.qdisk_timing.0.as_millis(),
                 self.spec.qdisk_timing.1
