@@ -173,8 +173,9 @@ mod tests {
         let mut ip = MutableIpv4Packet::new(&mut buf).expect("room");
         ip.set_version(4);
         ip.set_header_length(5);
+        ip.set_total_length(u16::try_from(20 + icmp.len()).expect("small"));
         ip.set_source(src);
-        ip.set_payload(icmp);
+        buf[20..].copy_from_slice(icmp);
         buf
     }
 
@@ -197,5 +198,19 @@ mod tests {
         assert_eq!(reply_source(&wrap(&request, gw), 0x1234), None);
         assert_eq!(reply_source(&[0x45, 0, 0], 0x1234), None);
         assert_eq!(reply_source(&[], 0x1234), None);
+    }
+
+    #[test]
+    fn garbage_from_the_network_never_panics() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        for _ in 0..20_000 {
+            let len = rng.random_range(0..120);
+            let mut bytes: Vec<u8> = (0..len).map(|_| rng.random()).collect();
+            if let Some(b) = bytes.first_mut() {
+                *b = 0x40 | (*b & 0x0f); // IPv4 with any header length
+            }
+            let _ = reply_source(&bytes, 0x1234);
+        }
     }
 }
