@@ -117,15 +117,23 @@ fn nodeinfo_names_the_local_node() {
 }
 
 #[test]
-fn running_without_check_is_not_implemented_yet() {
+fn running_refuses_an_invalid_configuration_before_starting_anything() {
+    let dir = setup(CLASSIC, 0o644);
     let out = Command::new(env!("CARGO_BIN_EXE_hbd"))
+        .arg(dir.path())
+        .args(["--node", "web1.example.com", "--self-fence", "kill-cgroup"])
         .output()
         .expect("run hbd");
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("only --check is available"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("authkeys"), "{stderr}");
     let help = Command::new(env!("CARGO_BIN_EXE_hbd"))
         .arg("--help")
         .output()
         .expect("help");
-    assert!(String::from_utf8_lossy(&help.stdout).contains("Only `--check` is available so far"));
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        help.contains("--check") && help.contains("--fenced-socket"),
+        "{help}"
+    );
 }
