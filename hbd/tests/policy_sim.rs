@@ -29,6 +29,7 @@
 //! 2. a running, unpaused node that has been without quorum for 3 s holds nothing;
 //! 3. a node that finished a graceful shutdown holds nothing;
 //! 4. no core leaves its next timeout at or before the time it was just called at;
+//! 4b. a node asks for a fence only while its partition is quorate;
 //! 5. after the quiet period, every group that never failed to start runs on exactly one
 //!    node.
 //!
@@ -389,6 +390,13 @@ impl World {
             }
             Action::Monitor(_) => {}
             Action::RequestFence(n) => {
+                if !self.nodes[i].quorate {
+                    self.fail(format!(
+                        "node{} asked to fence node{} without quorum",
+                        i + 1,
+                        n.index() + 1
+                    ));
+                }
                 self.stats.fences += 1;
                 let ok = self.rng.random_range(0..5) != 0;
                 let t = self.now + ms(self.rng.random_range(100..1500));
@@ -462,16 +470,10 @@ impl World {
         let old = self.nodes[i].view;
         let changed = old != view || self.nodes[i].quorate != quorate;
         if changed {
-            for gone in old.minus(view).iter() {
-                if gone.index() != i {
-                    self.input(i, Input::NodeDead(gone));
-                }
-            }
-            if !self.running(i) {
-                return;
-            }
+            // The world's verdict, which a fence request is checked against.
             self.nodes[i].view = view;
             self.nodes[i].quorate = quorate;
+            // As hbd's driver does: the new view and quorum first, then the deaths.
             self.input(
                 i,
                 Input::Membership {
@@ -479,6 +481,14 @@ impl World {
                     quorate,
                 },
             );
+            for gone in old.minus(view).iter() {
+                if gone.index() != i && self.running(i) {
+                    self.input(i, Input::NodeDead(gone));
+                }
+            }
+            if !self.running(i) {
+                return;
+            }
         }
         if !self.running(i) {
             return;

@@ -61,8 +61,14 @@ fn the_demo_web1_crashes_is_fenced_web2_serves_and_web1_takes_it_back() {
         "{}",
         f.story.render()
     );
-    // Not before deadtime: web2 heard web1 until the crash.
-    assert!(lost + Duration::from_millis(300) >= c.spec().timing.deadtime);
+    // Not before deadtime after the last heartbeat web2 heard, at most a keepalive before
+    // the crash.
+    let t = c.spec().timing;
+    assert!(
+        lost + t.keepalive + Duration::from_millis(100) >= t.deadtime,
+        "{}",
+        f.story.render()
+    );
     // fenced really powered web1 off through its BMC.
     assert_eq!(c.node(WEB1).power().expect("power"), Power::Off);
     let history = c.fence_history(WEB2);

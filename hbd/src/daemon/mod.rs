@@ -556,15 +556,22 @@ impl Driver {
                 self.policy.handle(now, policy::Input::CommUp);
             }
             Event::NodeDead { node, reason } => {
-                if let Some(id) = self.node_id(&node) {
-                    let input = if reason == membership::DeadReason::Left {
-                        policy::Input::NodeLeft(id)
-                    } else {
-                        policy::Input::NodeDead(id)
-                    };
-                    self.policy.handle(now, input);
+                let id = self.node_id(&node);
+                if reason == membership::DeadReason::Left {
+                    // Known clean first, so the new view never asks to fence it.
+                    if let Some(id) = id {
+                        self.policy.handle(now, policy::Input::NodeLeft(id));
+                    }
+                    self.view_changed();
+                } else {
+                    // The new view and its quorum first: a partition that just lost quorum
+                    // with this death must not act on the old verdict and ask for a fence
+                    // (seen in the lab: the losing side of a split fenced the winner).
+                    self.view_changed();
+                    if let Some(id) = id {
+                        self.policy.handle(now, policy::Input::NodeDead(id));
+                    }
                 }
-                self.view_changed();
             }
             Event::NodeUp { node } | Event::NodeActive { node } => {
                 if let (Some(fenced), false) = (&self.fenced, self.left) {
