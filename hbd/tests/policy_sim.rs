@@ -29,8 +29,8 @@
 //! 2. a running, unpaused node that has been without quorum for 3 s holds nothing;
 //! 3. a node that finished a graceful shutdown holds nothing;
 //! 4. no core leaves its next timeout at or before the time it was just called at;
-//! 4b. a node asks for a fence only while its partition is quorate;
-//! 5. after the quiet period, every group that never failed to start runs on exactly one
+//! 5. a node asks for a fence only while its partition is quorate;
+//! 6. after the quiet period, every group that never failed to start runs on exactly one
 //!    node.
 //!
 //! `SIM_SEEDS=N` sets the number of schedules (default 2000); `SIM_SEED=S` replays one.
