@@ -4,6 +4,7 @@
 //!
 //! `SIM_SEEDS=N` sets how many random schedules run (default 2000); `SIM_SEED=S` replays one.
 
+mod seeds;
 mod sim;
 
 use std::time::Duration;
@@ -167,22 +168,11 @@ fn a_short_pause_is_survived_and_a_long_one_is_not() {
     assert!(d > secs(15), "{d:?}");
 }
 
-fn seeds() -> Vec<u64> {
-    if let Some(seed) = std::env::var("SIM_SEED").ok().and_then(|s| s.parse().ok()) {
-        return vec![seed];
-    }
-    let count = std::env::var("SIM_SEEDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(2000);
-    (0..count).collect()
-}
-
 /// Runs the seeds `s` with `(s / 4) % SHARDS == shard` (the shards run in parallel; every
 /// shard gets every cluster size).
 fn random_schedules(shard: u64) {
     const SHARDS: u64 = 4;
-    let all = seeds();
+    let all = seeds::seeds();
     let single = all.len() == 1;
     let (mut deaths, mut replays, mut old_replays, mut deliveries) = (0, 0, 0, 0);
     for seed in all

@@ -35,6 +35,7 @@
 //!
 //! `SIM_SEEDS=N` sets the number of schedules (default 2000); `SIM_SEED=S` replays one.
 
+mod seeds;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::time::Duration;
@@ -792,20 +793,9 @@ impl World {
     }
 }
 
-fn seeds() -> Vec<u64> {
-    if let Some(seed) = std::env::var("SIM_SEED").ok().and_then(|s| s.parse().ok()) {
-        return vec![seed];
-    }
-    let count = std::env::var("SIM_SEEDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(2000);
-    (0..count).collect()
-}
-
 fn shard(k: u64) {
     const SHARDS: u64 = 4;
-    let all = seeds();
+    let all = seeds::seeds();
     let single = all.len() == 1;
     let mut total = Stats::default();
     for seed in all
