@@ -210,12 +210,13 @@ fn realtime(hacf: &crate::config::HaCf) {
         tracing::info!("realtime off: normal scheduling, memory not locked");
         return;
     }
-    if let Err(e) = qdisk::daemon::rt::lock_memory() {
-        tracing::warn!("{e}; continuing without locked memory");
+    match qdisk::daemon::rt::lock_memory() {
+        Ok(()) => tracing::info!("realtime: memory locked"),
+        Err(e) => tracing::warn!("{e}; continuing without locked memory"),
     }
     let priority = hacf.rtprio.map_or(1, i32::from);
     match qdisk::daemon::rt::set_scheduler(qdisk::config::Scheduler::Rr, priority) {
-        Ok(()) => tracing::info!("realtime: SCHED_RR priority {priority}, memory locked"),
+        Ok(()) => tracing::info!("realtime: SCHED_RR priority {priority}"),
         Err(e) => tracing::warn!("{e}; continuing with the normal scheduler"),
     }
 }
