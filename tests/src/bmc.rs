@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::cgroup::Cgroup;
-use crate::cmd::run_command;
+use crate::cmd::{run_command, shell_quote};
 use crate::error::{LabError, Result};
 use crate::netns::NetNs;
 use crate::node::Node;
@@ -54,16 +54,22 @@ pub struct Bmc {
     switch_ns: String,
 }
 
-/// The stub chassis power program (see [`Bmc::start`]): `get power` prints the state kept
-/// beside it, `set power N` and `set reset 1` change it.
-const POWER_STUB: &str = "#!/bin/sh\n\
-# Lab BMC power stub: a power state in a file, no node behind it (agent benchmarks).\n\
-f=\"$(dirname \"$0\")/stub-power\"\n\
-case \"$1 $2\" in\n\
-  'get power') echo \"power:$(cat \"$f\" 2>/dev/null || echo 1)\" ;;\n\
-  'set power') echo \"$3\" > \"$f\" ;;\n\
-  'set reset') echo 1 > \"$f\" ;;\n\
-esac\n";
+/// The stub chassis power program (see [`Bmc::start`]) keeping its state in `state`:
+/// `get power` prints the state, `set power N` and `set reset 1` change it. Builtins only,
+/// so a status query costs one `sh` start, as on the real node's program.
+fn power_stub(state: &Path) -> String {
+    let state = shell_quote(&state.display().to_string());
+    format!(
+        "#!/bin/sh\n\
+         # Lab BMC power stub: a power state in a file, no node behind it (agent benchmarks).\n\
+         f={state}\n\
+         case \"$1 $2\" in\n\
+         \x20 'get power') p=1; [ -e \"$f\" ] && read -r p < \"$f\"; echo \"power:$p\" ;;\n\
+         \x20 'set power') echo \"$3\" > \"$f\" ;;\n\
+         \x20 'set reset') echo 1 > \"$f\" ;;\n\
+         esac\n"
+    )
+}
 
 impl Bmc {
     /// Starts the BMC of `node`, in `switch` (which must carry the management network), with
@@ -83,7 +89,8 @@ impl Bmc {
         std::fs::create_dir_all(dir.join("state")).map_err(|e| LabError::io(dir, e))?;
         let power_program = if stub_power {
             let stub = dir.join("power-stub.sh");
-            std::fs::write(&stub, POWER_STUB).map_err(|e| LabError::io(&stub, e))?;
+            std::fs::write(&stub, power_stub(&dir.join("stub-power")))
+                .map_err(|e| LabError::io(&stub, e))?;
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&stub, std::fs::Permissions::from_mode(0o755))
                 .map_err(|e| LabError::io(&stub, e))?;
@@ -242,5 +249,37 @@ impl Bmc {
     /// Stops ipmi_sim.
     pub fn stop(&mut self) {
         self.process.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stub(dir: &Path, args: &[&str]) -> String {
+        let out = std::process::Command::new("sh")
+            .arg(dir.join("power-stub.sh"))
+            .args(args)
+            .output()
+            .expect("sh");
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    #[test]
+    fn the_power_stub_starts_on_and_keeps_what_it_is_set_to() {
+        let dir = std::env::temp_dir().join(format!("qlab-stub-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        std::fs::write(
+            dir.join("power-stub.sh"),
+            power_stub(&dir.join("it's state")),
+        )
+        .expect("write");
+        assert_eq!(stub(&dir, &["get", "power"]), "power:1\n");
+        stub(&dir, &["set", "power", "0"]);
+        assert_eq!(stub(&dir, &["get", "power"]), "power:0\n");
+        stub(&dir, &["set", "reset", "1"]);
+        assert_eq!(stub(&dir, &["get", "power"]), "power:1\n");
+        std::fs::remove_dir_all(&dir).expect("cleanup");
     }
 }
