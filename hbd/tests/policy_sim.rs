@@ -5,7 +5,7 @@
 //! The simulated world around the cores:
 //! - **Membership**: every running, unpaused node hears each connected, running, unpaused
 //!   peer every keepalive (100 ms); a peer unheard for deadtime (500 ms) leaves its view
-//!   (`NodeDead`, then the new `Membership`); a peer heard again joins it. Communication is
+//!   (a new `Membership` carrying the deaths); a peer heard again joins it. Communication is
 //!   up after initdead (1 s) or once every peer is heard.
 //! - **Quorum** is a majority of N + 1 votes, the extra vote being the quorum disk's: only
 //!   the qdisk master holds it (`master_wins`), the lowest running node not paused for
@@ -276,6 +276,7 @@ impl World {
             Input::Membership {
                 members: NodeSet::from_ids([NodeId(i as u16)]),
                 quorate: false,
+                dead: NodeSet::EMPTY,
             },
         );
     }
@@ -474,19 +475,17 @@ impl World {
             // The world's verdict, which a fence request is checked against.
             self.nodes[i].view = view;
             self.nodes[i].quorate = quorate;
-            // As hbd's driver does: the new view and quorum first, then the deaths.
+            // As hbd's driver does: the deaths go with the view they produced.
+            let mut dead = old.minus(view);
+            dead.remove(NodeId(i as u16));
             self.input(
                 i,
                 Input::Membership {
                     members: view,
                     quorate,
+                    dead,
                 },
             );
-            for gone in old.minus(view).iter() {
-                if gone.index() != i && self.running(i) {
-                    self.input(i, Input::NodeDead(gone));
-                }
-            }
             if !self.running(i) {
                 return;
             }

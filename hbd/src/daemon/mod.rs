@@ -199,8 +199,19 @@ pub fn run(opts: Options, cfg: Config) -> Result<(), DaemonError> {
     driver.drain();
     driver.publish();
     driver.run(&rx);
+    // The leave announcement (or last heartbeats) must still reach the peers.
+    for link in std::mem::take(&mut driver.links) {
+        let name = link.name().to_string();
+        if !link.close(LINK_DRAIN) {
+            tracing::warn!("link {name}: not drained within {LINK_DRAIN:?}; closed anyway");
+        }
+    }
     Ok(())
 }
+
+/// How long hbd waits at exit for its links to send what is queued (a serial line at
+/// 19200 baud sends a 1 KiB frame in about half a second).
+const LINK_DRAIN: Duration = Duration::from_secs(2);
 
 /// `realtime on` (heartbeat's default): locked memory and SCHED_RR at `rtprio` (default the
 /// lowest real-time priority), so a paging storm or a busy machine cannot delay heartbeats
@@ -552,8 +563,14 @@ impl Driver {
                 self.comm_up = true;
                 let members = self.members();
                 let quorate = self.membership.quorum().quorate;
-                self.policy
-                    .handle(now, policy::Input::Membership { members, quorate });
+                self.policy.handle(
+                    now,
+                    policy::Input::Membership {
+                        members,
+                        quorate,
+                        dead: policy::NodeSet::EMPTY,
+                    },
+                );
                 self.policy.handle(now, policy::Input::CommUp);
             }
             Event::NodeDead { node, reason } => {
@@ -564,14 +581,9 @@ impl Driver {
                         self.policy.handle(now, policy::Input::NodeLeft(id));
                     }
                     self.view_changed();
-                } else {
-                    // The new view and its quorum first: a partition that just lost quorum
-                    // with this death must not act on the old verdict and ask for a fence
-                    // (seen in the lab: the losing side of a split fenced the winner).
-                    self.view_changed();
-                    if let Some(id) = id {
-                        self.policy.handle(now, policy::Input::NodeDead(id));
-                    }
+                } else if let Some(id) = id {
+                    // The death goes with the view and quorum it produced.
+                    self.view_changed_with_death(id);
                 }
             }
             Event::NodeUp { node } | Event::NodeActive { node } => {
@@ -591,14 +603,31 @@ impl Driver {
         }
     }
 
+    /// Hands the policy the current view, once communication is up (before, the view is
+    /// still filling in).
     fn view_changed(&mut self) {
-        if !self.comm_up {
-            return;
+        if self.comm_up {
+            self.send_view(policy::NodeSet::EMPTY);
         }
+    }
+
+    /// Hands the policy the view a death produced; also before communication is up, so a
+    /// node seen and then lost during initdead is still fenced.
+    fn view_changed_with_death(&mut self, dead: policy::NodeId) {
+        self.send_view(policy::NodeSet::from_ids([dead]));
+    }
+
+    fn send_view(&mut self, dead: policy::NodeSet) {
         let members = self.members();
         let quorate = self.membership.quorum().quorate;
-        self.policy
-            .handle(self.now(), policy::Input::Membership { members, quorate });
+        self.policy.handle(
+            self.now(),
+            policy::Input::Membership {
+                members,
+                quorate,
+                dead,
+            },
+        );
     }
 
     fn policy_action(&mut self, a: policy::Action) {

@@ -61,16 +61,22 @@ use local::LocalGroup;
 pub enum Input {
     /// The membership layer's current view: the active members (including this node) and
     /// whether they form a quorate partition (votes of members, ping nodes and qdisk).
+    ///
+    /// A death comes with the view it produced, never on its own: the decision to fence is
+    /// taken with that view's quorum, so a partition that loses quorum with a death never
+    /// fences on the old verdict (the losing side of a split must not fence the winner).
     Membership {
         /// Active members.
         members: NodeSet,
         /// Whether this partition has quorum.
         quorate: bool,
+        /// Nodes declared dead with this view (silence past deadtime): they must be fenced,
+        /// also one this node never had in its view (a death before communication was up).
+        /// A node that merely drops out of the view is treated the same.
+        dead: NodeSet,
     },
     /// Communication is up (every node heard from or declared dead after initdead).
     CommUp,
-    /// A node was declared dead (silence past deadtime): it must be fenced.
-    NodeDead(NodeId),
     /// A node left gracefully after releasing everything: no fence needed.
     NodeLeft(NodeId),
     /// The result of a [`Action::RequestFence`].
@@ -256,13 +262,16 @@ impl Policy {
         }
         self.now = self.now.max(now);
         match input {
-            Input::Membership { members, quorate } => self.on_membership(members, quorate),
+            Input::Membership {
+                members,
+                quorate,
+                dead,
+            } => self.on_membership(members, quorate, dead),
             Input::CommUp => {
                 self.comm_up = true;
                 self.report_dirty = true;
             }
-            Input::NodeDead(n) => self.on_node_gone(n, false),
-            Input::NodeLeft(n) => self.on_node_gone(n, true),
+            Input::NodeLeft(n) => self.on_node_left(n),
             Input::FenceDone { node, ok } => self.on_fence_done(node, ok),
             Input::Started(g) => self.on_started(g),
             Input::StartFailed(g) => self.on_start_failed(g),
@@ -344,16 +353,18 @@ impl Policy {
         self.actions.push_back(Action::Send { to, msg });
     }
 
-    fn on_membership(&mut self, members: NodeSet, quorate: bool) {
+    fn on_membership(&mut self, members: NodeSet, quorate: bool, dead: NodeSet) {
         let me = self.me();
         let old = self.view;
-        // Only configured nodes.
+        // Only configured nodes; a dead node is no member whatever the view says.
         let known = NodeSet::from_ids((0..self.cfg.nodes.len()).map(|i| NodeId(i as u16)));
-        let mut members = NodeSet(members.0 & known.0);
+        let mut dead = NodeSet(dead.0 & known.0);
+        dead.remove(me);
+        let mut members = NodeSet(members.0 & known.0).minus(dead);
         self.quorate = quorate && members.contains(me);
         members.insert(me);
         self.view = members;
-        for n in old.minus(members).iter() {
+        for n in NodeSet(old.minus(members).0 | dead.0).iter() {
             self.mark_gone(n, false);
         }
         for n in members.minus(old).iter() {
@@ -368,12 +379,13 @@ impl Policy {
         }
     }
 
-    fn on_node_gone(&mut self, n: NodeId, graceful: bool) {
+    /// A graceful leave: the node released everything, so it is known clean.
+    fn on_node_left(&mut self, n: NodeId) {
         if n == self.me() || n.index() >= self.peers.len() {
             return;
         }
         self.view.remove(n);
-        self.mark_gone(n, graceful);
+        self.mark_gone(n, true);
     }
 
     fn mark_gone(&mut self, n: NodeId, graceful: bool) {

@@ -61,15 +61,28 @@ impl Cluster {
         self.pump();
     }
 
-    /// Tells each listed node the view `members` with `quorate`, then CommUp.
+    /// Tells each listed node the view `members` with `quorate`.
     fn view(&mut self, who: &[usize], members: &[usize], quorate: bool) {
-        let set = NodeSet::from_ids(members.iter().map(|&m| NodeId(m as u16)));
+        self.view_after_deaths(who, members, quorate, &[]);
+    }
+
+    /// Tells each listed node the view `members` with `quorate` that the deaths of `dead`
+    /// produced.
+    fn view_after_deaths(
+        &mut self,
+        who: &[usize],
+        members: &[usize],
+        quorate: bool,
+        dead: &[usize],
+    ) {
+        let set = |nodes: &[usize]| NodeSet::from_ids(nodes.iter().map(|&m| NodeId(m as u16)));
         for &i in who {
             self.input(
                 i,
                 Input::Membership {
-                    members: set,
+                    members: set(members),
                     quorate,
+                    dead: set(dead),
                 },
             );
         }
@@ -316,9 +329,7 @@ fn a_dead_node_is_fenced_before_takeover_and_no_confirmation_means_no_takeover()
     c.boot(&[0, 1, 2]);
     assert_eq!(c.running_on(2), [2]);
     c.kill(2);
-    c.view(&[0, 1], &[0, 1], true);
-    c.input(0, Input::NodeDead(NodeId(2)));
-    c.input(1, Input::NodeDead(NodeId(2)));
+    c.view_after_deaths(&[0, 1], &[0, 1], true, &[2]);
     // Only the DC asks for the fence.
     assert_eq!(c.fences, [(0, NodeId(2))]);
     assert_eq!(c.running_on(2), Vec::<usize>::new());
@@ -370,8 +381,7 @@ fn r_a_node_back_after_a_failed_fence_leaves_no_timer_in_the_past() {
     let mut c = Cluster::new(2, &[("a", 0)], AutoFailback::On);
     c.boot(&[0, 1]);
     c.kill(1);
-    c.view(&[0], &[0], true);
-    c.input(0, Input::NodeDead(NodeId(1)));
+    c.view_after_deaths(&[0], &[0], true, &[1]);
     c.input(
         0,
         Input::FenceDone {
@@ -686,6 +696,7 @@ fn monitors_are_scheduled_while_running() {
         Input::Membership {
             members: NodeSet::from_ids([NodeId(0)]),
             quorate: true,
+            dead: NodeSet::EMPTY,
         },
     );
     p.handle(T0, Input::CommUp);
