@@ -13,6 +13,7 @@ mod udp;
 
 use std::fmt;
 use std::sync::mpsc::Sender;
+use std::time::Duration;
 
 use crate::config::Medium;
 
@@ -114,6 +115,15 @@ impl Link {
         match self {
             Link::Udp(l) => l.send(packet),
             Link::Serial(l) => l.send(packet),
+        }
+    }
+
+    /// Closes the link once what was sent has left (serial lines queue their frames),
+    /// waiting at most `within`. Returns whether everything left.
+    pub fn close(self, within: Duration) -> bool {
+        match self {
+            Link::Udp(_) => true,
+            Link::Serial(l) => l.close(within),
         }
     }
 

@@ -11,7 +11,7 @@
 
 use std::io::{Read, Write};
 use std::path::Path;
-use std::sync::mpsc::{sync_channel, Sender, SyncSender, TrySendError};
+use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender, TrySendError};
 use std::time::Duration;
 
 use super::{LinkId, MediaError, Received};
@@ -27,6 +27,8 @@ const QUEUE: usize = 8;
 pub struct SerialLink {
     name: String,
     queue: SyncSender<Vec<u8>>,
+    /// Closed by the writer thread once every queued frame is written.
+    written: Receiver<()>,
 }
 
 fn io(medium: &str, what: &str) -> impl FnOnce(std::io::Error) -> MediaError {
@@ -70,6 +72,7 @@ impl SerialLink {
         let pause = fragment_time(baud);
         let mut writer = port;
         let wname = medium.clone();
+        let (written_tx, written) = channel::<()>();
         std::thread::Builder::new()
             .name(format!("hbd write {medium}"))
             .spawn(move || {
@@ -78,6 +81,7 @@ impl SerialLink {
                         tracing::warn!("{wname}: write failed: {e}; no connection or bad cable?");
                     }
                 }
+                drop(written_tx);
             })
             .map_err(io(&medium, "writer thread"))?;
         let rname = medium.clone();
@@ -85,7 +89,11 @@ impl SerialLink {
             .name(format!("hbd read {medium}"))
             .spawn(move || read_loop(id, reader, inbox, &rname))
             .map_err(io(&medium, "reader thread"))?;
-        Ok(SerialLink { name, queue })
+        Ok(SerialLink {
+            name,
+            queue,
+            written,
+        })
     }
 
     /// Queues one classic-text frame for the line.
@@ -111,6 +119,18 @@ impl SerialLink {
     /// The tty path.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Closes the line once the frames already queued are written (a leave announcement
+    /// must reach the peer before the daemon exits), waiting at most `within` for a line
+    /// that does not drain. Returns whether everything was written.
+    pub fn close(self, within: Duration) -> bool {
+        let SerialLink { queue, written, .. } = self;
+        drop(queue);
+        matches!(
+            written.recv_timeout(within),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected)
+        )
     }
 }
 
@@ -240,5 +260,31 @@ mod tests {
         let mut out = Vec::new();
         write_frame(&mut out, &[b'x'; 1030], Duration::ZERO).expect("write");
         assert_eq!(out.len(), 1030);
+    }
+
+    #[test]
+    fn close_returns_once_the_queued_frames_are_on_the_line() {
+        // Found in the lab: hbd queued its leave announcement and exited before the writer
+        // thread wrote it, so the peer waited for deadtime instead.
+        use serialport::SerialPort;
+        let (mut peer, ours) = serialport::TTYPort::pair().expect("pty pair");
+        peer.set_timeout(Duration::from_millis(10))
+            .expect("timeout");
+        let path = ours.name().expect("pty name");
+        let (inbox, _received) = std::sync::mpsc::channel();
+        let link = SerialLink::open(LinkId(0), Path::new(&path), 115_200, inbox).expect("open");
+        let frame: Vec<u8> = [&b">>>\nt=status\nst=dead\n"[..], &[b'x'; 3000], b"\n<<<\n"].concat();
+        link.send(&frame).expect("queued");
+        assert!(link.close(Duration::from_secs(5)), "not drained");
+        // Everything is readable at once, without waiting for the writer.
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = peer.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(got, frame);
     }
 }
