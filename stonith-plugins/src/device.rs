@@ -50,6 +50,32 @@ impl Action {
         Action::ValidateAll,
     ];
 
+    /// The actions of a power switch with several outlets (serial and USB switches).
+    pub const OUTLET_SWITCH: [Action; 9] = [
+        Action::On,
+        Action::Off,
+        Action::Reboot,
+        Action::Status,
+        Action::List,
+        Action::ListStatus,
+        Action::Monitor,
+        Action::Metadata,
+        Action::ValidateAll,
+    ];
+
+    /// The actions of a fabric device (switch ports): no reboot, since a fabric fence lasts
+    /// until an explicit `on` (unfencing) re-enables the port.
+    pub const FABRIC_PORTS: [Action; 8] = [
+        Action::On,
+        Action::Off,
+        Action::Status,
+        Action::List,
+        Action::ListStatus,
+        Action::Monitor,
+        Action::Metadata,
+        Action::ValidateAll,
+    ];
+
     /// The fence-agents name of the action.
     pub fn as_str(self) -> &'static str {
         match self {

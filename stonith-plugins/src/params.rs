@@ -304,6 +304,16 @@ pub const COMMON: &[ParamSpec] = &[
     .default("onoff"),
 ];
 
+/// The plug (port, outlet) an action is for, trimmed: a missing or blank one is an error
+/// naming `plug`, so no device is touched without knowing which of its ports is meant.
+pub fn required_plug(plug: Option<&str>) -> Result<&str, ParamError> {
+    plug.map(str::trim)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ParamError::Missing {
+            name: "plug".into(),
+        })
+}
+
 /// `specs` with the default of `name` replaced.
 pub fn with_default(mut specs: Vec<ParamSpec>, name: &str, value: &'static str) -> Vec<ParamSpec> {
     for s in specs.iter_mut().filter(|s| s.name == name) {

@@ -48,7 +48,7 @@ fn the_demo_web1_crashes_is_fenced_web2_serves_and_web1_takes_it_back() {
     let at = |what: &str| {
         f.story
             .when(what)
-            .unwrap_or_else(|| panic!("no '{what}' in\n{}", f.story.render()))
+            .unwrap_or_else(|| panic!("no '{what}' in\n{}\n{}", f.story.render(), c.logs()))
     };
     let lost = at("node web1: is dead");
     let asked = at("asking fenced to fence web1");

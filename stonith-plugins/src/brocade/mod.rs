@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use crate::device::{Action, FenceDevice, Port, PowerCommand, PowerState};
 use crate::error::{FenceError, ParamError};
-use crate::params::{with_default, ParamSpec, ParamType, Params, COMMON};
+use crate::params::{required_plug, with_default, ParamSpec, ParamType, Params, COMMON};
 use crate::registry::Plugin;
 use crate::snmp::plug::{parse_plug, PortRef};
 
@@ -85,16 +85,7 @@ pub fn plugin() -> Plugin {
         longdesc: LONGDESC,
         vendor_url: "http://www.brocade.com",
         params,
-        actions: vec![
-            Action::On,
-            Action::Off,
-            Action::Status,
-            Action::List,
-            Action::ListStatus,
-            Action::Monitor,
-            Action::Metadata,
-            Action::ValidateAll,
-        ],
+        actions: Action::FABRIC_PORTS.to_vec(),
         fabric: true,
         build: |p| Ok(Box::new(BrocadeDevice::from_params(p)?)),
     }
@@ -171,11 +162,7 @@ impl BrocadeDevice {
     }
 
     fn ports(&self, plug: Option<&str>) -> Result<Vec<(String, PortRef)>, FenceError> {
-        let plug = plug
-            .filter(|p| !p.trim().is_empty())
-            .ok_or_else(|| ParamError::Missing {
-                name: "plug".into(),
-            })?;
+        let plug = required_plug(plug)?;
         let ports = parse_plug(plug, &self.separator)?;
         for p in &ports {
             if p.port.parse::<u32>().is_err() {

@@ -41,16 +41,7 @@ pub fn plugin() -> Plugin {
         longdesc: LONGDESC,
         vendor_url: "http://www.cisco.com",
         params: crate::snmp::switch_params(&[]),
-        actions: vec![
-            Action::On,
-            Action::Off,
-            Action::Status,
-            Action::List,
-            Action::ListStatus,
-            Action::Monitor,
-            Action::Metadata,
-            Action::ValidateAll,
-        ],
+        actions: Action::FABRIC_PORTS.to_vec(),
         fabric: true,
         build: |p| Ok(Box::new(device(p)?)),
     }

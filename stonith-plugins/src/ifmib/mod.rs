@@ -42,16 +42,7 @@ pub fn plugin() -> Plugin {
         longdesc: LONGDESC,
         vendor_url: "https://www.ietf.org/rfc/rfc2863.txt",
         params: crate::snmp::switch_params(&[]),
-        actions: vec![
-            Action::On,
-            Action::Off,
-            Action::Status,
-            Action::List,
-            Action::ListStatus,
-            Action::Monitor,
-            Action::Metadata,
-            Action::ValidateAll,
-        ],
+        actions: Action::FABRIC_PORTS.to_vec(),
         fabric: true,
         build: |p| Ok(Box::new(device(p)?)),
     }

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use crate::device::{Action, FenceDevice, Port, PowerCommand, PowerState};
 use crate::error::{FenceError, ParamError};
-use crate::params::{with_default, ParamSpec, ParamType, Params};
+use crate::params::{required_plug, with_default, ParamSpec, ParamType, Params};
 use crate::registry::Plugin;
 use crate::serial::error::printable;
 use crate::serial::line::{LineSettings, SerialLine};
@@ -67,17 +67,7 @@ pub fn plugin() -> Plugin {
         longdesc: LONGDESC,
         vendor_url: "http://www.chinalctech.com",
         params,
-        actions: vec![
-            Action::On,
-            Action::Off,
-            Action::Reboot,
-            Action::Status,
-            Action::List,
-            Action::ListStatus,
-            Action::Monitor,
-            Action::Metadata,
-            Action::ValidateAll,
-        ],
+        actions: Action::OUTLET_SWITCH.to_vec(),
         build: |p| Ok(Box::new(Lcus::from_params(p)?)),
     }
 }
@@ -146,12 +136,7 @@ impl Lcus {
 
     /// The relay number for `plug`, refusing relays the board does not have.
     pub fn channel(&self, plug: Option<&str>) -> Result<u8, FenceError> {
-        let plug = plug
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| ParamError::Missing {
-                name: "plug".into(),
-            })?;
+        let plug = required_plug(plug)?;
         match plug.parse::<u8>() {
             Ok(c) if (1..=self.channels).contains(&c) => Ok(c),
             _ => Err(FenceError::PortUnknown {

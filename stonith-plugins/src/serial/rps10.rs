@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use crate::device::{Action, FenceDevice, PowerCommand, PowerState};
 use crate::error::{FenceError, ParamError};
-use crate::params::{with_default, ParamSpec, ParamType, Params};
+use crate::params::{required_plug, with_default, ParamSpec, ParamType, Params};
 use crate::registry::Plugin;
 use crate::serial::error::{printable, SerialError};
 use crate::serial::line::{contains, has_line_after, LineSettings, SerialLine};
@@ -90,17 +90,7 @@ pub fn plugin() -> Plugin {
         longdesc: LONGDESC,
         vendor_url: "https://www.wti.com",
         params,
-        actions: vec![
-            Action::On,
-            Action::Off,
-            Action::Reboot,
-            Action::Status,
-            Action::List,
-            Action::ListStatus,
-            Action::Monitor,
-            Action::Metadata,
-            Action::ValidateAll,
-        ],
+        actions: Action::OUTLET_SWITCH.to_vec(),
         build: |p| Ok(Box::new(Rps10::from_params(p)?)),
     }
 }
@@ -207,12 +197,7 @@ impl Rps10 {
 
     /// The outlet address byte for `plug`, refusing outlets this switch does not have.
     pub fn outlet(&self, plug: Option<&str>) -> Result<u8, FenceError> {
-        let plug = plug
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| ParamError::Missing {
-                name: "plug".into(),
-            })?;
+        let plug = required_plug(plug)?;
         let unknown = || FenceError::PortUnknown {
             plug: plug.to_string(),
         };

@@ -17,6 +17,7 @@ use super::plug::{parse_plug, PortRef};
 use super::settings::SnmpSettings;
 use crate::device::{FenceDevice, Port, PowerCommand, PowerState};
 use crate::error::{FenceError, ParamError};
+use crate::params::required_plug;
 
 /// Admin status value: up (IF-MIB `up`, FC-MIB `online`).
 pub const ADMIN_UP: i64 = 1;
@@ -84,11 +85,7 @@ impl<M: PortMib> SwitchPorts<M> {
     }
 
     fn ports(&self, plug: Option<&str>) -> Result<Vec<(String, PortRef)>, FenceError> {
-        let plug = plug
-            .filter(|p| !p.trim().is_empty())
-            .ok_or_else(|| ParamError::Missing {
-                name: "plug".into(),
-            })?;
+        let plug = required_plug(plug)?;
         parse_plug(plug, &self.separator)?
             .into_iter()
             .map(|p| {

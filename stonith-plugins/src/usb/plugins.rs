@@ -4,7 +4,7 @@
 
 use crate::device::{Action, FenceDevice, Port, PowerCommand, PowerState};
 use crate::error::{FenceError, ParamError};
-use crate::params::{with_default, ParamSpec, ParamType, Params};
+use crate::params::{required_plug, with_default, ParamSpec, ParamType, Params};
 use crate::registry::Plugin;
 use crate::usb::address::Address;
 use crate::usb::error::UsbError;
@@ -47,17 +47,7 @@ pub fn hub_plugin() -> Plugin {
         longdesc: HUB_LONGDESC,
         vendor_url: "https://www.usb.org",
         params,
-        actions: vec![
-            Action::On,
-            Action::Off,
-            Action::Reboot,
-            Action::Status,
-            Action::List,
-            Action::ListStatus,
-            Action::Monitor,
-            Action::Metadata,
-            Action::ValidateAll,
-        ],
+        actions: Action::OUTLET_SWITCH.to_vec(),
         build: |p| {
             let t = RusbTransport::new()?;
             Ok(Box::new(UsbHub::new(Box::new(t), p)?))
@@ -83,17 +73,7 @@ pub fn relay_plugin() -> Plugin {
         longdesc: RELAY_LONGDESC,
         vendor_url: "https://www.usb.org",
         params,
-        actions: vec![
-            Action::On,
-            Action::Off,
-            Action::Reboot,
-            Action::Status,
-            Action::List,
-            Action::ListStatus,
-            Action::Monitor,
-            Action::Metadata,
-            Action::ValidateAll,
-        ],
+        actions: Action::OUTLET_SWITCH.to_vec(),
         build: |p| {
             let t = RusbTransport::new()?;
             Ok(Box::new(UsbRelay::new(Box::new(t), p)?))
@@ -163,11 +143,7 @@ impl UsbHub {
     }
 
     fn port(&mut self, plug: Option<&str>) -> Result<(Vec<DeviceInfo>, u16), FenceError> {
-        let plug = plug
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| ParamError::Missing {
-                name: "plug".into(),
-            })?;
+        let plug = required_plug(plug)?;
         let port = port_number(plug)?;
         let (halves, ports) = self.halves()?;
         if port == 0 || port > u16::from(ports) {
@@ -282,11 +258,7 @@ impl UsbRelay {
     }
 
     fn relay(&mut self, plug: Option<&str>) -> Result<(DeviceInfo, u8), FenceError> {
-        let plug = plug
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| ParamError::Missing {
-                name: "plug".into(),
-            })?;
+        let plug = required_plug(plug)?;
         let (board, n) = self.board()?;
         Ok((board, relay_number(plug, n)?))
     }
