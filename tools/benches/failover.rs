@@ -16,26 +16,16 @@
 
 #[path = "../tests/common/bins.rs"]
 mod bins;
+mod common;
 
 use std::path::Path;
 use std::time::Duration;
 
+use common::{env_or, median};
 use lab::hacluster::{Binaries, Fencing, HaCluster, Spec, Stack, Timing, WEB1};
 
 /// hbd and heartbeat advertise deadtime + 2 s during their first 5 s.
 const SETTLE: Duration = Duration::from_secs(6);
-
-fn env_or(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn median(v: &mut [Duration]) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
 
 fn main() {
     if std::env::args().any(|a| a == "--list") {

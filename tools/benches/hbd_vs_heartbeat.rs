@@ -16,10 +16,12 @@
 
 #[path = "../tests/common/bins.rs"]
 mod bins;
+mod common;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use common::{env_or, percentile};
 use lab::{Daemon, Lab, Net};
 use rand::Rng;
 
@@ -182,17 +184,6 @@ fn rss_kib(pids: &[u32]) -> u64 {
                 .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         })
         .sum()
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-}
-
-fn env_or(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 fn main() {

@@ -9,9 +9,11 @@
 //! (`ip netns exec` into the switch namespace, options on stdin for the agents), so the
 //! launcher's cost is in every figure; it is printed on its own too.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
+
+use std::time::Duration;
+
+use common::{env_or, median, ms};
 
 use lab::topology::SWITCH_ADDR;
 use lab::{Lab, Net};
@@ -19,38 +21,16 @@ use lab::{Lab, Net};
 const OURS: &str = env!("CARGO_BIN_EXE_fence_qd_ifmib");
 const THEIRS: &str = "fence_ifmib";
 
-fn run(ns: &str, program: &str, args: &[&str], stdin: &str) -> (Duration, i32, String) {
-    let t = Instant::now();
-    let mut child = Command::new("ip")
-        .args(["netns", "exec", ns, program])
-        .args(args)
-        .env("MIBS", "")
-        .env("MIBDIRS", "/nonexistent")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    if let Some(mut i) = child.stdin.take() {
-        i.write_all(stdin.as_bytes()).expect("stdin");
-    }
-    let out = child.wait_with_output().expect("wait");
-    let took = t.elapsed();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (took, out.status.code().unwrap_or(-1), text)
-}
-
-fn median(v: &mut [Duration]) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
+/// net-snmp's tools and fence_ifmib are run without MIB loading, as a fencing host would
+/// (MIB parsing alone costs them tens of milliseconds).
+fn run_quiet_mibs(ns: &str, program: &str, args: &[&str], stdin: &str) -> (Duration, i32, String) {
+    common::run_in_netns(
+        ns,
+        program,
+        args,
+        &[("MIBS", ""), ("MIBDIRS", "/nonexistent")],
+        stdin,
+    )
 }
 
 fn main() {
@@ -58,10 +38,7 @@ fn main() {
         return;
     }
     lab::root::require_root("the ifmib_vs_fence_ifmib benchmark");
-    let rounds: usize = std::env::var("BENCH_ROUNDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(15);
+    let rounds = env_or("BENCH_ROUNDS", 15);
     let lab = Lab::builder().nodes(1).snmp(true).build().expect("lab up");
     let switch = lab.switch().expect("switch");
     let ns = switch.netns().name().to_string();
@@ -93,15 +70,15 @@ fn main() {
         for &who in &order {
             let program = [OURS, THEIRS][who];
             assert!(switch.port_is_up(1, net).expect("port"), "up before off");
-            let (t, rc, out) = run(&ns, program, &[], &options("off"));
+            let (t, rc, out) = run_quiet_mibs(&ns, program, &[], &options("off"));
             assert_eq!(rc, 0, "{program} off: {out}");
             assert!(!switch.port_is_up(1, net).expect("port"), "{program} off");
             times[0][who].push(t);
-            let (t, rc, out) = run(&ns, program, &[], &options("on"));
+            let (t, rc, out) = run_quiet_mibs(&ns, program, &[], &options("on"));
             assert_eq!(rc, 0, "{program} on: {out}");
             assert!(switch.port_is_up(1, net).expect("port"), "{program} on");
             times[1][who].push(t);
-            let (t, rc, out) = run(&ns, program, &[], &options("status"));
+            let (t, rc, out) = run_quiet_mibs(&ns, program, &[], &options("status"));
             assert_eq!(rc, 0, "{program} status: {out}");
             times[2][who].push(t);
         }
@@ -115,11 +92,11 @@ fn main() {
         for (i, (tool, value)) in steps.iter().enumerate() {
             let args = bare(tool, *value);
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            let (t, rc, out) = run(&ns, tool, &args, "");
+            let (t, rc, out) = run_quiet_mibs(&ns, tool, &args, "");
             assert_eq!(rc, 0, "{tool}: {out}");
             floor[i].push(t);
         }
-        launcher.push(run(&ns, "true", &[], "").0);
+        launcher.push(run_quiet_mibs(&ns, "true", &[], "").0);
     }
     assert!(switch.port_is_up(1, net).expect("port"));
     println!(

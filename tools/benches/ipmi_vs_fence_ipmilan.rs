@@ -8,51 +8,23 @@
 //! lab node down (links down, processes killed: ~20 ms of simulated hardware, paid by both),
 //! and against one whose power is only a state (the agents' own cost).
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
+
+use std::time::Duration;
+
+use common::{env_or, median, ms};
 
 use lab::{Lab, Power};
 
 const OURS: &str = env!("CARGO_BIN_EXE_fence_qd_ipmilan");
 const THEIRS: &str = "fence_ipmilan";
 
-fn run(ns: &str, program: &str, stdin: &str) -> (Duration, i32, String) {
-    let t = Instant::now();
-    let mut child = Command::new("ip")
-        .args(["netns", "exec", ns, program])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    if let Some(mut i) = child.stdin.take() {
-        i.write_all(stdin.as_bytes()).expect("stdin");
-    }
-    let out = child.wait_with_output().expect("wait");
-    let took = t.elapsed();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (took, out.status.code().unwrap_or(-1), text)
-}
-
-fn median(v: &mut [Duration]) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
     lab::root::require_root("the ipmi_vs_fence_ipmilan benchmark");
-    let rounds: usize = std::env::var("BENCH_ROUNDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(15);
+    let rounds = env_or("BENCH_ROUNDS", 15);
     println!("fence_qd_ipmilan vs fence_ipmilan, {rounds} rounds alternating, lanplus -C 3, power_wait=0");
     for stub in [false, true] {
         if stub {
@@ -99,14 +71,14 @@ fn measure(rounds: usize, stub: bool) {
         power_on();
         for &who in &order {
             let program = [OURS, THEIRS][who];
-            let (t, rc, out) = run(&ns, program, &options("status"));
+            let (t, rc, out) = common::run_in_netns(&ns, program, &[], &[], &options("status"));
             assert_eq!(rc, 0, "{program} status: {out}");
             times[0][who].push(t);
         }
         for &who in &order {
             let program = [OURS, THEIRS][who];
             power_on();
-            let (t, rc, out) = run(&ns, program, &options("off"));
+            let (t, rc, out) = common::run_in_netns(&ns, program, &[], &[], &options("off"));
             assert_eq!(rc, 0, "{program} off: {out}");
             if stub {
                 let status = bmc
@@ -118,20 +90,20 @@ fn measure(rounds: usize, stub: bool) {
             }
             times[1][who].push(t);
         }
-        launcher.push(run(&ns, "true", "").0);
+        launcher.push(common::run_in_netns(&ns, "true", &[], &[], "").0);
     }
     power_on();
     println!(
         "launcher (ip netns exec true) median: {:.1} ms",
-        median(&mut launcher).as_secs_f64() * 1e3
+        ms(median(&mut launcher))
     );
     for (i, name) in ["status", "off (to confirmed off)"].iter().enumerate() {
         let ours = median(&mut times[i][0]);
         let theirs = median(&mut times[i][1]);
         println!(
             "{name:<24} ours {:>8.1} ms   fence_ipmilan {:>8.1} ms   ratio {:>5.1}x",
-            ours.as_secs_f64() * 1e3,
-            theirs.as_secs_f64() * 1e3,
+            ms(ours),
+            ms(theirs),
             theirs.as_secs_f64() / ours.as_secs_f64()
         );
     }

@@ -13,20 +13,17 @@
 //! For the RPC100S our `status` is `monitor` (the unit cannot report power), which is
 //! what cluster-glue's status does.
 
+mod common;
 #[path = "../tests/common/serial.rs"]
 mod common_serial;
 
 use std::time::Duration;
 
+use common::median;
 use common_serial::Bench;
 use lab::devsim::{Delays, DeviceKind};
 
 const ACTIONS: [&str; 4] = ["status", "off", "on", "reset"];
-
-fn median(v: &mut [Duration]) -> Duration {
-    v.sort();
-    v.get(v.len() / 2).copied().unwrap_or_default()
-}
 
 fn ours_action(kind: DeviceKind, action: &str) -> &'static str {
     match (kind, action) {

@@ -2,6 +2,8 @@
 //! OS commands fencing needs, whose ports are the lab switch's real ports (port 0 and 1 are
 //! node 1's and node 2's heartbeat-0 ports, 2 and 3 their heartbeat-1 ports). Needs root.
 
+mod common;
+
 use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -166,21 +168,5 @@ fn brocade_metadata_is_valid_and_declares_unfencing() {
         xml.contains("<action name=\"on\" automatic=\"1\"/>"),
         "{xml}"
     );
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("metadata.xml");
-    std::fs::write(&path, &out.stdout).expect("write");
-    let check = Command::new("xmllint")
-        .args([
-            "--noout",
-            "--relaxng",
-            "/usr/share/cluster/relaxng/metadata.rng",
-        ])
-        .arg(&path)
-        .output()
-        .expect("xmllint (libxml2-utils, scripts/install-test-deps.sh)");
-    assert!(
-        check.status.success(),
-        "{}",
-        String::from_utf8_lossy(&check.stderr)
-    );
+    common::metadata::assert_valid("fence_qd_brocade", &out.stdout);
 }

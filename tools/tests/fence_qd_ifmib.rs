@@ -4,6 +4,8 @@
 //! switch namespace with their options on stdin, the way fenced and Pacemaker call them.
 //! Compared with Debian's `fence_ifmib` and `fence_cisco_mds` on the same agent. Needs root.
 
+mod common;
+
 use std::io::Write;
 use std::net::Ipv4Addr;
 use std::process::{Command, Output, Stdio};
@@ -442,23 +444,6 @@ fn metadata_of_the_switch_agents_is_valid_and_declares_unfencing() {
             "{xml}"
         );
         assert!(!xml.contains("\"reboot\""), "{xml}");
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("metadata.xml");
-        std::fs::write(&path, &out.stdout).expect("write");
-        let rng = "/usr/share/cluster/relaxng/metadata.rng";
-        assert!(
-            std::path::Path::new(rng).exists(),
-            "{rng} missing: install fence-agents (scripts/install-test-deps.sh)"
-        );
-        let check = Command::new("xmllint")
-            .args(["--noout", "--relaxng", rng])
-            .arg(&path)
-            .output()
-            .expect("xmllint (libxml2-utils, scripts/install-test-deps.sh)");
-        assert!(
-            check.status.success(),
-            "{agent}: {}",
-            String::from_utf8_lossy(&check.stderr)
-        );
+        common::metadata::assert_valid(agent, &out.stdout);
     }
 }

@@ -2,6 +2,8 @@
 //! chassis power really controls a lab node, reached over the management network from the
 //! switch namespace. Compared with Debian's `fence_ipmilan` on the same BMC.
 
+mod common;
+
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
@@ -243,22 +245,5 @@ fn metadata_is_valid_against_the_fence_agents_schema() {
         .output()
         .expect("agent");
     assert!(out.status.success());
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("metadata.xml");
-    std::fs::write(&path, &out.stdout).expect("write");
-    let rng = "/usr/share/cluster/relaxng/metadata.rng";
-    assert!(
-        std::path::Path::new(rng).exists(),
-        "{rng} missing: install fence-agents (scripts/install-test-deps.sh)"
-    );
-    let check = Command::new("xmllint")
-        .args(["--noout", "--relaxng", rng])
-        .arg(&path)
-        .output()
-        .expect("xmllint (libxml2-utils, scripts/install-test-deps.sh)");
-    assert!(
-        check.status.success(),
-        "{}",
-        String::from_utf8_lossy(&check.stderr)
-    );
+    common::metadata::assert_valid(AGENT, &out.stdout);
 }
