@@ -501,6 +501,14 @@ impl HaCluster {
         serde_json::from_slice(&out.stdout).ok()
     }
 
+    /// Runs `hbctl ARGS` on node `i` (our stack), as an administrator would there.
+    pub fn hbctl(&self, i: usize, args: &[&str]) -> Result<std::process::Output> {
+        let hbctl = self.bins.path("hbctl").display().to_string();
+        let mut argv = vec![hbctl.as_str()];
+        argv.extend_from_slice(args);
+        self.lab.node(i).output(&argv)
+    }
+
     /// What node `on` says of node `of` (`active`, `up`, `dead`, …): `hbctl nodestatus`
     /// for our stack, `cl_status nodestatus` for heartbeat.
     pub fn nodestatus(&self, on: usize, of: &str) -> String {

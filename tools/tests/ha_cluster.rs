@@ -165,3 +165,42 @@ fn a_paused_owner_is_fenced_before_takeover_and_never_serves_alongside_the_new_o
         "web1 runs processes after its fence"
     );
 }
+
+#[test]
+fn standby_hands_the_service_over_without_fencing_and_takeover_takes_it_back() {
+    let (_one, c) = start(Spec::demo());
+    c.wait_settled_on("web1", Duration::from_secs(60))
+        .unwrap_or_else(|e| panic!("{e}\n{}", c.logs()));
+    let admin = |on: usize, what: &str| {
+        let out = c.hbctl(on, &[what]).expect("hbctl");
+        assert!(
+            out.status.success(),
+            "hbctl {what}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    // heartbeat's hb_standby: web1 gives its group to web2; nobody dies, nobody is fenced.
+    admin(WEB1, "standby");
+    let (most, _) = watch(&c, Duration::from_secs(1));
+    c.wait_settled_on("web2", Duration::from_secs(30))
+        .unwrap_or_else(|e| panic!("{e}\n{}", c.logs()));
+    // auto_failback is on, yet a standby is not undone by it.
+    let (most_after, pages) = watch(&c, Duration::from_secs(3));
+    assert!(most.max(most_after) <= 1, "two nodes held the floating IP");
+    assert_eq!(pages, ["served by web2"], "{}", c.logs());
+    // hb_takeover on web1: it takes its group back.
+    admin(WEB1, "takeover");
+    let (most, _) = watch(&c, Duration::from_secs(1));
+    assert!(most <= 1, "two nodes held the floating IP");
+    c.wait_settled_on("web1", Duration::from_secs(30))
+        .unwrap_or_else(|e| panic!("{e}\n{}", c.logs()));
+    for node in [WEB1, WEB2] {
+        assert_eq!(c.node(node).power().expect("power"), Power::On);
+        assert!(
+            c.fence_history(node).is_empty(),
+            "a handover fenced: {:?}",
+            c.fence_history(node)
+        );
+    }
+}
