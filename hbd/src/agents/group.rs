@@ -144,12 +144,14 @@ impl GroupStatus {
         }
     }
 
-    /// Positions of resources whose status failed, timed out or could not run.
-    pub fn failures(&self) -> Vec<usize> {
+    /// Positions of resources that are not running: stopped (the service died), or whose
+    /// status failed, timed out or could not run. For a group that should be running,
+    /// every one of them is a monitor failure.
+    pub fn not_running(&self) -> Vec<usize> {
         self.resources
             .iter()
             .enumerate()
-            .filter(|(_, o)| !matches!(o, Outcome::Running | Outcome::Stopped))
+            .filter(|(_, o)| **o != Outcome::Running)
             .map(|(i, _)| i)
             .collect()
     }
@@ -264,5 +266,31 @@ fn stop_one(
             tracing::error!(index, %outcome, %status, "Resource STOP failure: fencing required");
             Err((index, outcome))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_monitor_counts_a_stopped_resource_as_not_running() {
+        // Found in the lab: a killed web service reported "stopped" and the monitor
+        // called the group healthy, so it was never restarted.
+        let s = GroupStatus {
+            resources: vec![
+                Outcome::Running,
+                Outcome::Stopped,
+                Outcome::Failed {
+                    code: 1,
+                    stderr: String::new(),
+                },
+            ],
+        };
+        assert_eq!(s.not_running(), [1, 2]);
+        let healthy = GroupStatus {
+            resources: vec![Outcome::Running, Outcome::Running],
+        };
+        assert!(healthy.not_running().is_empty());
     }
 }

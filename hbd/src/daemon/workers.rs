@@ -72,7 +72,7 @@ pub fn group_worker(
                     }
                     GroupOp::Monitor => {
                         let s = agents.monitor_group(&group.resources);
-                        let failed = s.failures();
+                        let failed = s.not_running();
                         if failed.is_empty() {
                             GroupResult::Ok
                         } else {
