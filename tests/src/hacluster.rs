@@ -199,6 +199,10 @@ pub struct Spec {
     pub ping_node: bool,
     /// `auto_failback on|off|legacy`.
     pub auto_failback: &'static str,
+    /// Resource monitoring by hbd (our stack): check interval and restarts in place
+    /// before the group moves (`--monitor-interval`, `--max-restarts`); `None` is
+    /// heartbeat v1's behaviour, no monitoring.
+    pub monitor: Option<(Duration, u32)>,
 }
 
 impl Spec {
@@ -213,6 +217,7 @@ impl Spec {
             fencing: Fencing::Ipmi,
             ping_node: false,
             auto_failback: "on",
+            monitor: None,
         }
     }
 }
@@ -223,7 +228,14 @@ const WEBSRV: &str = r#"#!/bin/sh
 # websrv: the demo's web service, a heartbeat resource.d script (start|stop|status).
 # It serves "served by HOSTNAME" on the floating IP, port 80.
 PIDFILE=/run/websrv.pid
-running() { [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; }
+# Running: the PID in the file is alive and no zombie (a killed daemon whose reaper, the
+# machine's PID 1, has not collected it yet still answers kill -0).
+running() {
+  [ -f "$PIDFILE" ] || return 1
+  case "$(ps -o stat= -p "$(cat "$PIDFILE")" 2>/dev/null)" in
+    ""|Z*) return 1 ;;
+  esac
+}
 case "$1" in
   start)
     running && exit 0
@@ -482,6 +494,14 @@ impl HaCluster {
                 if self.spec.ping_node {
                     argv.extend(["--ping-votes".into(), "1".into()]);
                 }
+                if let Some((interval, restarts)) = self.spec.monitor {
+                    argv.extend([
+                        "--monitor-interval".into(),
+                        format!("{}ms", interval.as_millis()),
+                        "--max-restarts".into(),
+                        restarts.to_string(),
+                    ]);
+                }
                 node.add_daemon(Daemon::new("hbd", &argv))
             }
         }
@@ -535,19 +555,27 @@ impl HaCluster {
         (out.status.success() && !body.is_empty()).then_some(body)
     }
 
-    /// The web nodes that have the floating IP configured now.
+    /// The web nodes that have the floating IP configured now. The nodes are asked one
+    /// after the other, so a handover from web1 to web2 between the two questions would
+    /// look like both at once: when both answer yes, web1 is asked again, and both count
+    /// only if web1 still has it (it then had it while web2 did).
     pub fn vip_holders(&self) -> Vec<&'static str> {
-        let mut holders = Vec::new();
-        for (i, name) in [(WEB1, "web1"), (WEB2, "web2")] {
-            let Ok(out) = self.lab.node(i).output(&["ip", "-4", "-o", "addr", "show"]) else {
-                continue;
-            };
-            let text = String::from_utf8_lossy(&out.stdout);
-            if text.contains(&format!(" {}/", self.vip)) {
-                holders.push(name);
-            }
-        }
-        holders
+        let web1 = self.holds_vip(WEB1);
+        let web2 = self.holds_vip(WEB2);
+        let web1 = web1 && (!web2 || self.holds_vip(WEB1));
+        [(web1, "web1"), (web2, "web2")]
+            .into_iter()
+            .filter_map(|(holds, name)| holds.then_some(name))
+            .collect()
+    }
+
+    fn holds_vip(&self, i: usize) -> bool {
+        self.lab
+            .node(i)
+            .output(&["ip", "-4", "-o", "addr", "show"])
+            .is_ok_and(|out| {
+                String::from_utf8_lossy(&out.stdout).contains(&format!(" {}/", self.vip))
+            })
     }
 
     /// The fence records in fenced's history on node `i` (JSON lines), newest last.

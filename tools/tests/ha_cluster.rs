@@ -204,3 +204,61 @@ fn standby_hands_the_service_over_without_fencing_and_takeover_takes_it_back() {
         );
     }
 }
+
+/// Kills web1's web service behind hbd's back (its socat, by the PID file); returns the PID.
+fn kill_websrv(c: &HaCluster, node: usize) -> String {
+    let pidfile = c
+        .node(node)
+        .private_dir("/run")
+        .expect("private /run")
+        .join("websrv.pid");
+    let pid = std::fs::read_to_string(&pidfile)
+        .unwrap_or_else(|e| panic!("{}: {e}", pidfile.display()))
+        .trim()
+        .to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-KILL", &pid])
+        .status()
+        .expect("kill");
+    assert!(status.success(), "kill {pid}");
+    pid
+}
+
+#[test]
+fn a_failed_service_is_restarted_in_place_then_moved_without_fencing() {
+    let (_one, c) = start(Spec {
+        monitor: Some((Duration::from_secs(1), 1)),
+        ..Spec::demo()
+    });
+    c.wait_settled_on("web1", Duration::from_secs(60))
+        .unwrap_or_else(|e| panic!("{e}\n{}", c.logs()));
+    // First failure: the monitor sees websrv stopped and restarts the group on web1.
+    let first = kill_websrv(&c, WEB1);
+    let pidfile = c
+        .node(WEB1)
+        .private_dir("/run")
+        .expect("private /run")
+        .join("websrv.pid");
+    c.wait_for("websrv restarted on web1", Duration::from_secs(20), || {
+        std::fs::read_to_string(&pidfile).is_ok_and(|p| p.trim() != first)
+            && c.fetch().as_deref() == Some("served by web1")
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", c.logs()));
+    assert_eq!(c.vip_holders(), ["web1"]);
+    // Second failure: the one restart is used up, so the group moves to web2.
+    kill_websrv(&c, WEB1);
+    let (most, _) = watch(&c, Duration::from_secs(1));
+    c.wait_settled_on("web2", Duration::from_secs(30))
+        .unwrap_or_else(|e| panic!("{e}\n{}", c.logs()));
+    assert!(most <= 1, "two nodes held the floating IP");
+    // A failed service is no failed node: nobody is fenced, web1 stays up and a member.
+    for node in [WEB1, WEB2] {
+        assert_eq!(c.node(node).power().expect("power"), Power::On);
+        assert!(
+            c.fence_history(node).is_empty(),
+            "a service failure fenced: {:?}",
+            c.fence_history(node)
+        );
+    }
+    assert_eq!(c.nodestatus(WEB2, "web1"), "active");
+}
