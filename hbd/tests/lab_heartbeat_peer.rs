@@ -13,7 +13,7 @@ use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -227,6 +227,8 @@ struct Sender {
     stop: Arc<AtomicBool>,
     verified: Arc<AtomicU64>,
     rejected: Arc<AtomicU64>,
+    /// When the last status (heartbeat) went out.
+    last_status: Arc<Mutex<Option<Instant>>>,
     handle: thread::JoinHandle<()>,
 }
 
@@ -235,7 +237,13 @@ fn start_sender(ns: &str, auth: Authenticator) -> Sender {
     let stop = Arc::new(AtomicBool::new(false));
     let verified = Arc::new(AtomicU64::new(0));
     let rejected = Arc::new(AtomicU64::new(0));
-    let (s, v, r) = (stop.clone(), verified.clone(), rejected.clone());
+    let last_status = Arc::new(Mutex::new(None));
+    let (s, v, r, last) = (
+        stop.clone(),
+        verified.clone(),
+        rejected.clone(),
+        last_status.clone(),
+    );
     let ns_path = PathBuf::from("/run/netns").join(ns);
     let handle = thread::spawn(move || {
         let f = std::fs::File::open(&ns_path).expect("open netns");
@@ -290,6 +298,7 @@ fn start_sender(ns: &str, auth: Authenticator) -> Sender {
                     None,
                 );
                 statuses += 1;
+                *last.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
                 next += Duration::from_secs(1);
             }
             let Ok((n, _)) = sock.recv_from(&mut buf) else {
@@ -325,6 +334,7 @@ fn start_sender(ns: &str, auth: Authenticator) -> Sender {
         stop,
         verified,
         rejected,
+        last_status,
         handle,
     }
 }
@@ -352,8 +362,13 @@ fn debian_heartbeat_sees_our_node_active_then_dead() {
     assert_eq!(nodestatus(pid), "active", "ha-log:\n{}", log_text());
 
     sender.stop.store(true, Ordering::SeqCst);
-    let stopped = Instant::now();
     sender.handle.join().expect("sender thread");
+    // Deadtime counts from the last heartbeat heard, up to a keepalive before the stop.
+    let stopped = sender
+        .last_status
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .expect("a heartbeat was sent");
     let dead = wait_for_status(pid, "dead", DEADTIME + Duration::from_secs(10));
     assert!(
         dead.is_ok(),

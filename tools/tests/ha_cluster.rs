@@ -195,17 +195,20 @@ fn standby_hands_the_service_over_without_fencing_and_takeover_takes_it_back() {
     assert!(most <= 1, "two nodes held the floating IP");
     c.wait_settled_on("web1", Duration::from_secs(30))
         .unwrap_or_else(|e| panic!("{e}\n{}", c.logs()));
+    assert_nobody_fenced(&c, "a handover");
+}
+
+/// Both web nodes are powered on and neither fenced has a fence record: `what` fenced
+/// nobody.
+fn assert_nobody_fenced(c: &HaCluster, what: &str) {
     for node in [WEB1, WEB2] {
-        assert_eq!(c.node(node).power().expect("power"), Power::On);
-        assert!(
-            c.fence_history(node).is_empty(),
-            "a handover fenced: {:?}",
-            c.fence_history(node)
-        );
+        assert_eq!(c.node(node).power().expect("power"), Power::On, "{what}");
+        let history = c.fence_history(node);
+        assert!(history.is_empty(), "{what} fenced: {history:?}");
     }
 }
 
-/// Kills web1's web service behind hbd's back (its socat, by the PID file); returns the PID.
+/// Kills node `node`'s web service behind hbd's back (its socat, by the PID file); returns the PID.
 fn kill_websrv(c: &HaCluster, node: usize) -> String {
     let pidfile = c
         .node(node)
@@ -252,13 +255,6 @@ fn a_failed_service_is_restarted_in_place_then_moved_without_fencing() {
         .unwrap_or_else(|e| panic!("{e}\n{}", c.logs()));
     assert!(most <= 1, "two nodes held the floating IP");
     // A failed service is no failed node: nobody is fenced, web1 stays up and a member.
-    for node in [WEB1, WEB2] {
-        assert_eq!(c.node(node).power().expect("power"), Power::On);
-        assert!(
-            c.fence_history(node).is_empty(),
-            "a service failure fenced: {:?}",
-            c.fence_history(node)
-        );
-    }
+    assert_nobody_fenced(&c, "a service failure");
     assert_eq!(c.nodestatus(WEB2, "web1"), "active");
 }
