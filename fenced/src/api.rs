@@ -2,7 +2,8 @@
 //!
 //! Requests (`{"version":1,"request":{...}}`): `fence {target, action, origin, wait}`,
 //! `unfence {target, wait}`, `ack {target, by}`, `status`, `history {target?, limit?}`,
-//! `quorum {quorate}`, `rejoined {target}`, `subscribe`. Replies carry `"version":1` and
+//! `quorum {quorate}`, `membership {members}`, `rejoined {target}`, `withdraw {target, origin}`,
+//! `subscribe`. Replies carry `"version":1` and
 //! either `ok` with a payload or `error`.
 
 use serde::{Deserialize, Serialize};
@@ -66,6 +67,15 @@ pub enum Request {
     Rejoined {
         /// The node.
         target: String,
+    },
+    /// The requester no longer asks for this node to be fenced (it rejoined): the request
+    /// leaves the operation, which is cancelled when nobody else asks for it and no device
+    /// is being called.
+    Withdraw {
+        /// The node.
+        target: String,
+        /// Who asked (as in the fence request).
+        origin: Origin,
     },
     /// Stream every finished operation.
     Subscribe,

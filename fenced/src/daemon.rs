@@ -360,6 +360,11 @@ fn handle_api(
             queue.handle_rejoin(now, NodeName(target));
             let _ = reply.send(Reply::ok(Payload::Done));
         }
+        Request::Withdraw { target, origin } => {
+            tracing::info!("{origin} withdraws its request to fence {target}");
+            queue.handle_withdraw(now, NodeName(target), &origin);
+            let _ = reply.send(Reply::ok(Payload::Done));
+        }
         Request::Subscribe => subscribers.push(reply),
     }
 }

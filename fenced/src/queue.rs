@@ -188,6 +188,9 @@ struct Op {
     attempts: Vec<Attempt>,
     on_failures: Vec<String>,
     failed_this_level: bool,
+    /// Set while a device is being called when the operation must end at the next step
+    /// (the victim rejoined, or every requester withdrew): why.
+    cancel_at_step: Option<String>,
 }
 
 /// A snapshot of an operation, for `fence_tool ls`.
@@ -413,6 +416,7 @@ impl FenceQueue {
             attempts: Vec::new(),
             on_failures: Vec::new(),
             failed_this_level: false,
+            cancel_at_step: None,
         };
         if !delay.is_zero() {
             self.actions
@@ -486,6 +490,7 @@ impl FenceQueue {
                     attempts: Vec::new(),
                     on_failures: Vec::new(),
                     failed_this_level: false,
+                    cancel_at_step: None,
                 },
             );
         }
@@ -550,26 +555,62 @@ impl FenceQueue {
         self.advance(now);
     }
 
-    /// `target` rejoined the cluster cleanly: a fence operation that has not called any
-    /// device yet is cancelled (RHCS "averting fence").
+    /// `target` rejoined the cluster cleanly: its fence operation is cancelled, retries and
+    /// back-off included (RHCS "averting fence"). An operation calling a device now ends
+    /// when that call does: as fenced if it completed the level, else cancelled.
     pub fn handle_rejoin(&mut self, now: BootTime, target: NodeName) {
-        let waiting: Vec<OpId> = self
+        let ids: Vec<OpId> = self
             .ops
             .values()
-            .filter(|op| {
-                op.target == target
-                    && op.action != FenceAction::On
-                    && op.attempts.is_empty()
-                    && matches!(op.state, OpState::Delaying { .. } | OpState::AwaitingQuorum)
-            })
+            .filter(|op| op.target == target && op.action != FenceAction::On)
             .map(|op| op.id)
             .collect();
-        for id in waiting {
-            self.finish(
+        for id in ids {
+            self.cancel_or_mark(
                 id,
                 now,
-                Outcome::Cancelled("the node rejoined the cluster before it was fenced".into()),
+                "the node rejoined the cluster before it was fenced",
             );
+        }
+        self.advance(now);
+    }
+
+    /// `origin` no longer asks for `target` to be fenced. The operation goes on for its
+    /// other requesters; without any, it is cancelled as [`FenceQueue::handle_rejoin`]
+    /// cancels.
+    pub fn handle_withdraw(&mut self, now: BootTime, target: NodeName, origin: &Origin) {
+        let Some(op) = self
+            .ops
+            .values_mut()
+            .find(|op| op.target == target && op.action != FenceAction::On)
+        else {
+            return;
+        };
+        let id = op.id;
+        if let Some(pos) = op.joined.iter().position(|o| o == origin) {
+            op.joined.remove(pos);
+            return;
+        }
+        if op.origin != *origin {
+            return;
+        }
+        if !op.joined.is_empty() {
+            op.origin = op.joined.remove(0);
+            return;
+        }
+        self.cancel_or_mark(id, now, "its requester withdrew the request");
+        self.advance(now);
+    }
+
+    /// Cancels an operation now, or at its next step if a device is being called.
+    fn cancel_or_mark(&mut self, id: OpId, now: BootTime, why: &str) {
+        let Some(op) = self.ops.get_mut(&id) else {
+            return;
+        };
+        if matches!(op.state, OpState::RunningLevel { call: Some(_), .. }) {
+            op.cancel_at_step = Some(why.to_string());
+        } else {
+            self.finish(id, now, Outcome::Cancelled(why.to_string()));
         }
     }
 
@@ -636,6 +677,11 @@ impl FenceQueue {
                 op.on_failures.push(format!("{device}: {e}"));
             }
             Err(_) => op.failed_this_level = true,
+        }
+        let level_done = !op.failed_this_level && step + 1 >= plan.len();
+        if let (Some(why), false) = (op.cancel_at_step.clone(), level_done) {
+            self.finish(id, now, Outcome::Cancelled(why));
+            return;
         }
         if op.failed_this_level {
             // The level failed: retry it, or the next level, or back off.

@@ -410,6 +410,87 @@ fn a_node_that_rejoins_during_the_delay_is_not_fenced() {
 }
 
 #[test]
+fn a_rejoin_cancels_an_operation_in_back_off_and_its_retries() {
+    let mut w = World::new(
+        cfg(),
+        &[
+            ("ipmi1", Behaviour::Fails),
+            ("pduA", Behaviour::Fails),
+            ("pduB", Behaviour::Fails),
+        ],
+    );
+    w.request("web1", FenceAction::Off, cluster())
+        .expect("accepted");
+    w.run(Duration::from_secs(3));
+    assert!(
+        matches!(
+            w.queue.ops()[0].state,
+            fenced::queue::OpState::BackingOff { .. }
+        ),
+        "every level failed once: {:?}",
+        w.queue.ops()
+    );
+    let calls = w.calls.len();
+    w.queue.handle_rejoin(w.now, node("web1"));
+    w.drain();
+    w.run(Duration::from_secs(300));
+    assert_eq!(w.calls.len(), calls, "no device is called after the rejoin");
+    assert!(matches!(w.finished[0].outcome, Outcome::Cancelled(_)));
+    assert!(w.queue.ops().is_empty());
+}
+
+#[test]
+fn a_rejoin_during_a_device_call_ends_the_operation_with_that_call() {
+    let mut w = World::new(
+        cfg(),
+        &[
+            ("ipmi1", Behaviour::Fails),
+            ("pduA", Behaviour::Works),
+            ("pduB", Behaviour::Works),
+        ],
+    );
+    w.request("web1", FenceAction::Off, cluster())
+        .expect("accepted");
+    assert_eq!(w.calls.len(), 1, "ipmi1 is being called");
+    w.queue.handle_rejoin(w.now, node("web1"));
+    w.drain();
+    w.run(Duration::from_secs(300));
+    assert_eq!(
+        w.calls.len(),
+        1,
+        "the failed call is not retried, no next level"
+    );
+    assert!(matches!(w.finished[0].outcome, Outcome::Cancelled(_)));
+}
+
+#[test]
+fn a_withdrawn_request_is_cancelled_unless_another_requester_still_asks() {
+    let mut w = World::new(cfg(), &[("ipmi2", Behaviour::Works)]);
+    let other = Origin::Cluster("web3".into());
+    w.request("web2", FenceAction::Off, cluster())
+        .expect("accepted");
+    w.request("web2", FenceAction::Off, other.clone())
+        .expect("joined");
+    w.queue.handle_withdraw(w.now, node("web2"), &cluster());
+    w.drain();
+    assert_eq!(w.queue.ops().len(), 1, "web3 still asks");
+    assert_eq!(w.queue.ops()[0].origin, other);
+    w.queue
+        .handle_withdraw(w.now, node("web2"), &Origin::Cluster("nobody".into()));
+    w.drain();
+    assert_eq!(
+        w.queue.ops().len(),
+        1,
+        "a stranger's withdrawal changes nothing"
+    );
+    w.queue.handle_withdraw(w.now, node("web2"), &other);
+    w.drain();
+    w.run(Duration::from_secs(30));
+    assert!(w.calls.is_empty());
+    assert!(matches!(w.finished[0].outcome, Outcome::Cancelled(_)));
+}
+
+#[test]
 fn an_acknowledgement_ends_an_endless_operation() {
     let mut w = World::new(
         cfg(),

@@ -16,6 +16,7 @@ pub mod config;
 pub mod daemon;
 pub mod media;
 pub mod membership;
+pub mod node;
 pub mod policy;
 pub mod proto;
 pub mod state;

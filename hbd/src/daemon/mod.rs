@@ -1,12 +1,13 @@
-//! The hbd daemon: the driver that feeds the pure cores ([`crate::membership`],
-//! [`crate::policy`]) from the media, the agents, fenced and qdiskd, and carries out what
-//! they ask.
+//! The hbd daemon: the driver around the node core ([`crate::node`]). It does I/O only:
+//! it reads packets, agent results, fenced's answers, qdiskd's status and API commands,
+//! hands them to the core with the time (`CLOCK_BOOTTIME`), and carries out what the core
+//! asks. Every decision is the core's.
 //!
-//! One thread owns every piece of state and runs the loop: it waits on a channel for the
-//! next [`Ev`] (a packet, a finished group operation, a fence result, qdiskd's votes, an
-//! API command, a signal) or the cores' next timeout, hands it to the cores, then drains
-//! their actions. Everything that blocks (media reads, resource agents, fenced calls,
-//! qdiskd polls) runs on helper threads that report back through the same channel.
+//! One thread owns the core and runs the loop: it waits on a channel for the next [`Ev`]
+//! or the core's next timeout, hands the core every event already queued (a process that
+//! was stalled reads what arrived meanwhile before any timer runs), then the timers, then
+//! carries out the actions. Everything that blocks (media reads, resource agents, fenced
+//! calls, qdiskd polls) runs on helper threads that report back through the same channel.
 
 mod codec;
 mod options;
@@ -16,7 +17,7 @@ mod workers;
 use std::collections::HashMap;
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::agents::Agents;
 use crate::api::{
@@ -26,16 +27,18 @@ use crate::api::{
 use crate::auth::Authenticator;
 use crate::config::{Config, NodeName};
 use crate::media::{Link, LinkId as MediaLink, Pinger, Received};
-use crate::membership::{
-    self, Event, LinkStatus, Membership, MembershipConfig, MsgHandle, NodeStatus, QdiskVotes, Time,
+use crate::membership::{self, LinkStatus, MembershipConfig, NodeStatus, Time};
+use crate::node::{
+    self, FenceReply, FenceTicket, GroupOp, GroupResult, NodeConfig, NodeCore, Outgoing,
+    QdiskReport,
 };
-use crate::policy::{self, AdminCommand, GroupId, NodeId, NodeSet, Policy, PolicyConfig, Scope};
-use crate::proto::{self, Body, Origin, Stamp};
+use crate::policy::{self, AdminCommand, GroupId, PolicyConfig, Scope};
+use crate::proto::{self, Origin, Stamp};
 use crate::wire::{self, EncodeOptions, Format};
 
 pub use options::{Options, SelfFence};
 use server::Shared;
-use workers::{FencedNotice, GroupOp, GroupResult};
+use workers::ToFenced;
 
 /// Something for the loop to handle.
 pub enum Ev {
@@ -44,9 +47,9 @@ pub enum Ev {
     /// A group operation finished.
     Group(GroupId, GroupOp, GroupResult),
     /// fenced answered a fence request.
-    Fenced(NodeId, bool),
-    /// qdiskd's votes.
-    Qdisk(QdiskVotes),
+    Fenced(FenceTicket, FenceReply),
+    /// qdiskd's status.
+    Qdisk(QdiskReport),
     /// A ping node answered.
     PingReply(NodeName),
     /// An API command, with where to answer.
@@ -140,8 +143,6 @@ pub fn run(opts: Options, cfg: Config) -> Result<(), DaemonError> {
         mcfg.quorum.qdisk_votes = opts.qdisk_votes;
     }
     mcfg.quorum.ping_votes = opts.ping_votes;
-    let start = Instant::now();
-    let membership = Membership::new(mcfg, local.clone(), uuid, generation.value, Time::ZERO);
     let mut pcfg = PolicyConfig::from_config(&cfg.hacf, &cfg.resources, &local, generation.value)
         .map_err(|e| DaemonError::Config(e.to_string()))?;
     if let Some(interval) = opts.monitor_interval {
@@ -150,7 +151,24 @@ pub fn run(opts: Options, cfg: Config) -> Result<(), DaemonError> {
             max_restarts: opts.max_restarts,
         });
     }
-    let policy = Policy::new(pcfg, Duration::ZERO);
+    let core = NodeCore::new(
+        NodeConfig {
+            local: local.clone(),
+            uuid,
+            generation: generation.value,
+            membership: mcfg,
+            policy: pcfg,
+            fenced: opts
+                .fenced_socket
+                .as_ref()
+                .map(|_| node::DEFAULT_FENCE_REPLY_TIMEOUT),
+            qdisk_vote_ttl: opts
+                .qdisk_socket
+                .as_ref()
+                .map(|_| node::DEFAULT_QDISK_VOTE_TTL),
+        },
+        now(),
+    );
 
     let shared = Arc::new(Shared::default());
     server::serve(&opts.socket, Arc::clone(&shared), tx.clone())
@@ -161,7 +179,10 @@ pub fn run(opts: Options, cfg: Config) -> Result<(), DaemonError> {
     let agents = Agents::new(opts.agents.clone());
     let groups_tx = workers::group_worker(agents, cfg.resources.clone(), tx.clone());
 
-    let fenced = opts.fenced_socket.clone().map(workers::fenced_notifier);
+    let fenced = opts
+        .fenced_socket
+        .clone()
+        .map(|p| workers::fenced_notifier(p, local.to_string()));
     let nodes: Vec<NodeName> = cfg.hacf.nodes.iter().map(|n| n.name.clone()).collect();
     let ttl = 1 + u32::try_from(nodes.len()).unwrap_or(u32::MAX);
     let mut driver = Driver {
@@ -177,11 +198,7 @@ pub fn run(opts: Options, cfg: Config) -> Result<(), DaemonError> {
         auth,
         links,
         pinger,
-        membership,
-        policy,
-        start,
-        payloads: HashMap::new(),
-        next_handle: 0,
+        core,
         nodes,
         tx,
         groups_tx,
@@ -189,14 +206,10 @@ pub fn run(opts: Options, cfg: Config) -> Result<(), DaemonError> {
         shared,
         armed,
         auth_failures: 0,
-        replays: 0,
         send_failures: 0,
-        group_state: HashMap::new(),
-        left: false,
-        comm_up: false,
         exit: false,
     };
-    driver.drain();
+    driver.carry_out();
     driver.publish();
     driver.run(&rx);
     // The leave announcement (or last heartbeats) must still reach the peers.
@@ -239,6 +252,12 @@ fn rand_seed() -> u64 {
     t.as_nanos() as u64 ^ (u64::from(std::process::id()) << 32)
 }
 
+/// Reads `CLOCK_BOOTTIME`, which keeps counting through suspend (a suspended node must
+/// not believe its peers' last heartbeats are recent).
+fn now() -> Time {
+    Time(qdisk::time::BootTime::now().0)
+}
+
 struct Driver {
     local: NodeName,
     cfg: Config,
@@ -247,141 +266,75 @@ struct Driver {
     auth: Authenticator,
     links: Vec<Link>,
     pinger: Option<Pinger>,
-    membership: Membership,
-    policy: Policy,
-    start: Instant,
-    payloads: HashMap<MsgHandle, proto::ClusterMsg>,
-    next_handle: u64,
+    core: NodeCore,
     nodes: Vec<NodeName>,
     tx: Sender<Ev>,
     groups_tx: Sender<(GroupId, GroupOp)>,
-    fenced: Option<Sender<FencedNotice>>,
+    fenced: Option<Sender<ToFenced>>,
     shared: Arc<Shared>,
     armed: options::Armed,
     auth_failures: u64,
-    replays: u64,
     send_failures: u64,
-    group_state: HashMap<GroupId, &'static str>,
-    left: bool,
-    comm_up: bool,
     exit: bool,
 }
 
 impl Driver {
-    fn now(&self) -> Duration {
-        self.start.elapsed()
-    }
-
     fn run(&mut self, rx: &Receiver<Ev>) {
         while !self.exit {
-            let now = self.now();
-            let next = [
-                self.membership.poll_timeout().map(|t| t.0),
-                self.policy.poll_timeout(),
-            ]
-            .into_iter()
-            .flatten()
-            .min();
-            let wait = next.map_or(Duration::from_secs(1), |t| t.saturating_sub(now));
+            let wait = self
+                .core
+                .poll_timeout()
+                .map_or(Duration::from_secs(1), |t| t.0.saturating_sub(now().0));
             match rx.recv_timeout(wait) {
-                Ok(ev) => self.handle(ev),
+                Ok(ev) => {
+                    self.handle(ev);
+                    // Everything already queued goes before the timers.
+                    while let Ok(ev) = rx.try_recv() {
+                        self.handle(ev);
+                    }
+                }
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => return,
             }
-            let now = self.now();
-            if self.membership.poll_timeout().is_some_and(|t| t.0 <= now) {
-                self.membership.on_tick(Time(now));
+            let now = now();
+            if self.core.poll_timeout().is_some_and(|t| t <= now) {
+                self.core.handle_timeout(now);
             }
-            if self.policy.poll_timeout().is_some_and(|t| t <= now) {
-                self.policy.handle_timeout(now);
-            }
-            self.drain();
+            self.carry_out();
             self.publish();
         }
     }
 
     fn handle(&mut self, ev: Ev) {
-        let now = self.now();
-        match ev {
-            Ev::Packet(p) => self.on_packet(p),
-            Ev::Group(g, op, result) => {
-                let input = match (op, result) {
-                    (GroupOp::Start, GroupResult::Ok) => {
-                        self.group_state.insert(g, "running");
-                        policy::Input::Started(g)
-                    }
-                    (GroupOp::Start, _) => {
-                        self.group_state.insert(g, "failed");
-                        policy::Input::StartFailed(g)
-                    }
-                    (GroupOp::Stop, GroupResult::Ok) => {
-                        self.group_state.insert(g, "stopped");
-                        policy::Input::Stopped(g)
-                    }
-                    (GroupOp::Stop, _) => {
-                        self.group_state.insert(g, "failed");
-                        policy::Input::StopFailed(g)
-                    }
-                    (GroupOp::Monitor, GroupResult::Ok) => return,
-                    (GroupOp::Monitor, _) => policy::Input::MonitorFailed(g),
-                };
-                self.policy.handle(now, input);
-            }
-            Ev::Fenced(node, ok) => self
-                .policy
-                .handle(now, policy::Input::FenceDone { node, ok }),
-            Ev::Qdisk(votes) => self.membership.on_qdisk(Time(now), votes),
-            Ev::PingReply(name) => self.membership.on_ping_reply(Time(now), &name),
+        let input = match ev {
+            Ev::Packet(p) => match self.decode(&p) {
+                Some(msg) => node::Input::Packet {
+                    link: membership::LinkId(u16::try_from(p.link.0).unwrap_or(u16::MAX)),
+                    msg,
+                },
+                None => return,
+            },
+            Ev::Group(group, op, result) => node::Input::Group { group, op, result },
+            Ev::Fenced(ticket, reply) => node::Input::FenceReply { ticket, reply },
+            Ev::Qdisk(report) => node::Input::Qdisk(report),
+            Ev::PingReply(name) => node::Input::PingReply(name),
             Ev::Command(kind, reply) => {
-                let answer = self.command(kind);
+                let (answer, cmd) = command(kind);
                 let _ = reply.send(answer);
-            }
-            Ev::Terminate => {
-                if self.left {
-                    return;
-                }
-                tracing::info!("shutting down: stopping local resource groups, then leaving");
-                self.policy.handle(now, policy::Input::Shutdown);
-            }
-        }
-    }
-
-    fn command(&mut self, kind: RequestKind) -> CommandReply {
-        let (set, standby) = match kind {
-            RequestKind::Standby(s) => (s, true),
-            RequestKind::Takeover(s) => (s, false),
-            RequestKind::Status => {
-                return CommandReply {
-                    version: API_VERSION,
-                    accepted: false,
-                    message: "status is not a command".into(),
+                match cmd {
+                    Some(cmd) => node::Input::Admin(cmd),
+                    None => return,
                 }
             }
+            Ev::Terminate => node::Input::Terminate,
         };
-        let scope = match set {
-            GroupSet::All => Scope::All,
-            GroupSet::Local => Scope::Local,
-            GroupSet::Foreign => Scope::Foreign,
-        };
-        let cmd = if standby {
-            AdminCommand::Standby(scope)
-        } else {
-            AdminCommand::Takeover(scope)
-        };
-        self.policy.handle(self.now(), policy::Input::Admin(cmd));
-        CommandReply {
-            version: API_VERSION,
-            accepted: true,
-            message: format!(
-                "{} {:?} requested; the coordinator moves the groups (hbctl status shows progress)",
-                if standby { "standby" } else { "takeover" },
-                set
-            )
-            .to_lowercase(),
-        }
+        self.core.handle(now(), input);
+        // Sends go out at once (a long batch must not hold heartbeats back).
+        self.carry_out();
     }
 
-    fn on_packet(&mut self, p: Received) {
+    /// Authenticates and parses a packet; counts and reports what fails.
+    fn decode(&mut self, p: &Received) -> Option<proto::Incoming> {
         let decoded = match wire::decode(&p.bytes, &self.auth) {
             Ok(d) => d,
             Err(e) => {
@@ -393,318 +346,64 @@ impl Driver {
                         self.auth_failures
                     );
                 }
-                return;
+                return None;
             }
         };
-        let incoming = match proto::parse(&decoded.message) {
-            Ok(i) => i,
+        match proto::parse(&decoded.message) {
+            Ok(i) => Some(i),
             Err(e) => {
                 tracing::debug!("{}: malformed message dropped: {e}", p.link);
-                return;
-            }
-        };
-        if incoming
-            .header
-            .src
-            .eq_ignore_ascii_case(self.local.as_str())
-            && incoming.header.src_uuid == Some(self.origin.uuid)
-            && incoming.header.generation == Some(self.origin.generation)
-        {
-            return; // our own broadcast or multicast, looped back
-        }
-        let handle = if let Body::Cluster(c) = &incoming.body {
-            let h = MsgHandle(self.next_handle);
-            self.next_handle += 1;
-            self.payloads.insert(h, c.clone());
-            Some(h)
-        } else {
-            None
-        };
-        let Some(pkt) = codec::to_membership(&incoming, handle) else {
-            return;
-        };
-        let link = membership::LinkId(u16::try_from(p.link.0).unwrap_or(u16::MAX));
-        self.membership.on_packet(Time(self.now()), link, pkt);
-    }
-
-    fn node_id(&self, name: &NodeName) -> Option<NodeId> {
-        self.nodes
-            .iter()
-            .position(|n| n == name)
-            .map(|i| NodeId(i as u16))
-    }
-
-    fn members(&self) -> NodeSet {
-        let mut set = NodeSet::EMPTY;
-        if let Some(me) = self.node_id(&self.local) {
-            set.insert(me);
-        }
-        for n in self.membership.nodes() {
-            if matches!(n.status, NodeStatus::Up | NodeStatus::Active) {
-                if let Some(id) = self.node_id(&n.name) {
-                    set.insert(id);
-                }
-            }
-        }
-        set
-    }
-
-    /// Drains both cores until neither has anything left to do.
-    fn drain(&mut self) {
-        loop {
-            let mut busy = false;
-            while let Some(a) = self.membership.poll_action() {
-                busy = true;
-                self.membership_action(a);
-            }
-            while let Some(a) = self.policy.poll_action() {
-                busy = true;
-                self.policy_action(a);
-            }
-            if !busy {
-                return;
+                None
             }
         }
     }
 
-    fn membership_action(&mut self, a: membership::Action) {
-        use membership::Action as A;
-        match a {
-            A::SendStatus {
-                seq,
-                state,
-                deadtime,
-            } => {
-                let body = codec::status_body(state, deadtime);
-                self.send(&body, seq, None);
-                if let Some(p) = &mut self.pinger {
-                    p.send_round();
-                }
-            }
-            A::SendShutdone { seq } => {
-                self.send(&Body::Shutdone, seq, None);
-                self.left = true;
-            }
-            A::Transmit { seq, handle, dest } => {
-                if let Some(c) = self.payloads.get(&handle).cloned() {
-                    self.send(&Body::Cluster(c), seq, dest.as_ref());
-                }
-            }
-            A::Retransmit { seq, msg, dest, .. } => {
-                let body = match msg {
-                    membership::Sent::Status { state, deadtime } => {
-                        codec::status_body(state, deadtime)
+    /// Carries out everything the core asked for, in order.
+    fn carry_out(&mut self) {
+        while let Some(a) = self.core.poll_action() {
+            match a {
+                node::Action::Send(out) => self.send(&out),
+                node::Action::PingRound => {
+                    if let Some(p) = &mut self.pinger {
+                        p.send_round();
                     }
-                    membership::Sent::Shutdone => Body::Shutdone,
-                    membership::Sent::Cluster { handle } => match self.payloads.get(&handle) {
-                        Some(c) => Body::Cluster(c.clone()),
-                        None => return,
-                    },
-                };
-                self.send(&body, seq, dest.as_ref());
-            }
-            A::Release { handle } | A::Discard { handle } => {
-                self.payloads.remove(&handle);
-            }
-            A::SendRexmitRequest { to, seq } => {
-                self.send(&codec::rexmit(&to, seq), 0, None);
-            }
-            A::SendNak { to, seq } => self.send(&codec::nak(&to, seq), 0, None),
-            A::SendAck { to, seq } => self.send(&codec::ack(&to, seq), 0, None),
-            A::Deliver { from, handle, .. } => {
-                let Some(c) = self.payloads.remove(&handle) else {
-                    return;
-                };
-                if c.msg_type == codec::REQNODES {
-                    // heartbeat 3.0.6 waits for this answer before it calls a link up.
-                    let body = codec::repnodes(&self.nodes, &from);
-                    let h = MsgHandle(self.next_handle);
-                    self.next_handle += 1;
-                    self.payloads.insert(h, body);
-                    if self
-                        .membership
-                        .send_cluster(Time(self.now()), h, Some(from))
-                        .is_none()
-                    {
-                        self.payloads.remove(&h);
-                    }
-                    return;
                 }
-                match (codec::policy_msg(&c), self.node_id(&from)) {
-                    (Some(msg), Some(id)) => {
-                        let now = self.now();
-                        self.policy
-                            .handle(now, policy::Input::Message { from: id, msg });
-                    }
-                    _ => tracing::debug!("message {} from {from} ignored", c.msg_type),
+                node::Action::Group(g, op) => {
+                    let _ = self.groups_tx.send((g, op));
                 }
-            }
-            A::Event(e) => self.membership_event(e),
-        }
-    }
-
-    fn membership_event(&mut self, e: Event) {
-        let now = self.now();
-        match &e {
-            Event::LateHeartbeat { node, interval } => tracing::warn!(
-                "Late heartbeat: Node {node}: interval {} ms",
-                interval.as_millis()
-            ),
-            Event::NodeDead { .. }
-            | Event::ReplayRejected { .. }
-            | Event::UuidClash(_)
-            | Event::ReturningAfterPartition { .. }
-            | Event::NoLocalHeartbeat { .. }
-            | Event::TooManyLost { .. } => tracing::warn!("{}", codec::describe(&e)),
-            _ => tracing::info!("{}", codec::describe(&e)),
-        }
-        match e {
-            Event::CommUp => {
-                self.comm_up = true;
-                let members = self.members();
-                let quorate = self.membership.quorum().quorate;
-                self.policy.handle(
-                    now,
-                    policy::Input::Membership {
-                        members,
-                        quorate,
-                        dead: policy::NodeSet::EMPTY,
-                    },
-                );
-                self.policy.handle(now, policy::Input::CommUp);
-            }
-            Event::NodeDead { node, reason } => {
-                let id = self.node_id(&node);
-                if reason == membership::DeadReason::Left {
-                    // Known clean first, so the new view never asks to fence it.
-                    if let Some(id) = id {
-                        self.policy.handle(now, policy::Input::NodeLeft(id));
-                    }
-                    self.view_changed();
-                } else if let Some(id) = id {
-                    // The death goes with the view and quorum it produced.
-                    self.view_changed_with_death(id);
-                }
-            }
-            Event::NodeUp { node } | Event::NodeActive { node } => {
-                if let (Some(fenced), false) = (&self.fenced, self.left) {
-                    let _ = fenced.send(FencedNotice::Rejoined(node.to_string()));
-                }
-                self.view_changed();
-            }
-            Event::ReplayRejected { .. } => self.replays += 1,
-            Event::QuorumChanged(q) => {
-                if let Some(fenced) = &self.fenced {
-                    let _ = fenced.send(FencedNotice::Quorum(q.quorate));
-                }
-                self.view_changed();
-            }
-            _ => {}
-        }
-    }
-
-    /// Hands the policy the current view, once communication is up (before, the view is
-    /// still filling in).
-    fn view_changed(&mut self) {
-        if self.comm_up {
-            self.send_view(policy::NodeSet::EMPTY);
-        }
-    }
-
-    /// Hands the policy the view a death produced; also before communication is up, so a
-    /// node seen and then lost during initdead is still fenced.
-    fn view_changed_with_death(&mut self, dead: policy::NodeId) {
-        self.send_view(policy::NodeSet::from_ids([dead]));
-    }
-
-    fn send_view(&mut self, dead: policy::NodeSet) {
-        let members = self.members();
-        let quorate = self.membership.quorum().quorate;
-        self.policy.handle(
-            self.now(),
-            policy::Input::Membership {
-                members,
-                quorate,
-                dead,
-            },
-        );
-    }
-
-    fn policy_action(&mut self, a: policy::Action) {
-        use policy::Action as A;
-        match a {
-            A::Send { to, msg } => {
-                let dest = match to {
-                    policy::Dest::All => None,
-                    policy::Dest::Node(id) => self.nodes.get(id.index()).cloned(),
-                };
-                let body = codec::policy_body(&msg, dest.as_ref());
-                let h = MsgHandle(self.next_handle);
-                self.next_handle += 1;
-                self.payloads.insert(h, body);
-                if self
-                    .membership
-                    .send_cluster(Time(self.now()), h, dest)
-                    .is_none()
-                {
-                    self.payloads.remove(&h);
-                }
-            }
-            A::Start(g) => {
-                self.group_state.insert(g, "starting");
-                let _ = self.groups_tx.send((g, GroupOp::Start));
-            }
-            A::Stop(g) => {
-                self.group_state.insert(g, "stopping");
-                let _ = self.groups_tx.send((g, GroupOp::Stop));
-            }
-            A::Monitor(g) => {
-                let _ = self.groups_tx.send((g, GroupOp::Monitor));
-            }
-            A::RequestFence(id) => {
-                let Some(name) = self.nodes.get(id.index()).cloned() else {
-                    return;
-                };
-                match &self.opts.fenced_socket {
-                    Some(path) => {
-                        tracing::info!("asking fenced to fence {name}");
+                node::Action::Fence { ticket, node } => {
+                    if let Some(path) = &self.opts.fenced_socket {
                         workers::fence(
                             path.clone(),
-                            id,
-                            name.to_string(),
+                            ticket,
+                            node.to_string(),
                             self.local.to_string(),
+                            node::DEFAULT_FENCE_REPLY_TIMEOUT,
                             self.tx.clone(),
                         );
                     }
-                    None => {
-                        tracing::error!(
-                            "node {name} must be fenced before its groups move, but no fenced is configured (--fenced-socket); its groups stay down"
-                        );
-                        let _ = self.tx.send(Ev::Fenced(id, false));
+                }
+                node::Action::WithdrawFence { node } => {
+                    if let Some(f) = &self.fenced {
+                        let _ = f.send(ToFenced::Withdraw(node.to_string()));
                     }
                 }
-            }
-            A::SelfFence(reason) => {
-                options::fire(&self.armed, &format!("{reason:?}"));
-            }
-            A::ShutdownComplete => {
-                let now = Time(self.now());
-                self.membership.leave(now);
-                while let Some(a) = self.membership.poll_action() {
-                    self.membership_action(a);
+                node::Action::TellFenced(n) => {
+                    if let Some(f) = &self.fenced {
+                        let _ = f.send(ToFenced::Notice(n));
+                    }
                 }
-                tracing::info!("left the cluster");
-                self.exit = true;
+                node::Action::SelfFence(reason) => options::fire(&self.armed, &reason),
+                node::Action::Exit => self.exit = true,
             }
         }
     }
 
-    /// Builds, signs and sends `body` on every link.
-    fn send(&mut self, body: &Body, seq: u64, dest: Option<&NodeName>) {
-        let dest_uuid = dest
-            .and_then(|d| self.membership.node(d))
-            .and_then(|v| v.uuid)
-            .map(|u| u.0);
+    /// Builds, signs and sends a message on every link.
+    fn send(&mut self, out: &Outgoing) {
+        let body = &out.body;
+        let seq = out.seq;
+        let dest_uuid = out.dest_uuid;
         let stamp = Stamp {
             seq: proto::Seq(seq),
             unix_time: SystemTime::now()
@@ -752,11 +451,12 @@ impl Driver {
     }
 
     fn publish(&self) {
-        let q = self.membership.quorum();
+        let membership = self.core.membership();
+        let q = membership.quorum();
         let mut nodes = vec![NodeReport {
             name: self.local.to_string(),
             node_type: "normal".into(),
-            status: match self.membership.local_state() {
+            status: match membership.local_state() {
                 membership::LocalState::Up => "up".into(),
                 membership::LocalState::Active => "active".into(),
                 membership::LocalState::Left => "dead".into(),
@@ -771,7 +471,7 @@ impl Driver {
                 .collect(),
             last_heard_ms: None,
         }];
-        for n in self.membership.nodes() {
+        for n in membership.nodes() {
             let ping = n.kind == membership::NodeKind::Ping;
             nodes.push(NodeReport {
                 name: n.name.to_string(),
@@ -813,8 +513,9 @@ impl Driver {
                 order.get(n.name.as_str()).copied().unwrap_or(usize::MAX),
             )
         });
-        let status = self.policy.status();
-        let groups = codec::group_reports(&status, &self.cfg, &self.nodes, &self.group_state);
+        let status = self.core.policy().status();
+        let groups =
+            codec::group_reports(&status, &self.cfg, &self.nodes, self.core.group_states());
         let rscstatus = codec::rscstatus(&groups, self.local.as_str(), &self.cfg);
         let reply = StatusReply {
             version: API_VERSION,
@@ -826,17 +527,54 @@ impl Driver {
             quorum: QuorumReport {
                 votes: q.votes,
                 expected: q.expected,
-                qdisk_votes: self.membership.qdisk_votes_held(),
+                qdisk_votes: membership.qdisk_votes_held(),
                 quorate: q.quorate,
             },
             parameters: codec::parameters(&self.cfg),
             auth_failures: self.auth_failures,
-            replays: self.replays,
+            replays: self.core.replays(),
         };
         if let Ok(mut s) = self.shared.status.lock() {
             *s = reply;
         }
     }
+}
+
+/// An API command: the answer, and what to hand the core.
+fn command(kind: RequestKind) -> (CommandReply, Option<AdminCommand>) {
+    let (set, standby) = match kind {
+        RequestKind::Standby(s) => (s, true),
+        RequestKind::Takeover(s) => (s, false),
+        RequestKind::Status => {
+            let reply = CommandReply {
+                version: API_VERSION,
+                accepted: false,
+                message: "status is not a command".into(),
+            };
+            return (reply, None);
+        }
+    };
+    let scope = match set {
+        GroupSet::All => Scope::All,
+        GroupSet::Local => Scope::Local,
+        GroupSet::Foreign => Scope::Foreign,
+    };
+    let cmd = if standby {
+        AdminCommand::Standby(scope)
+    } else {
+        AdminCommand::Takeover(scope)
+    };
+    let reply = CommandReply {
+        version: API_VERSION,
+        accepted: true,
+        message: format!(
+            "{} {:?} requested; the coordinator moves the groups (hbctl status shows progress)",
+            if standby { "standby" } else { "takeover" },
+            set
+        )
+        .to_lowercase(),
+    };
+    (reply, Some(cmd))
 }
 
 /// Where hbd keeps its state unless told otherwise (heartbeat's directory, so `hb_uuid`

@@ -1,5 +1,6 @@
 //! The helper threads: resource groups (one operation at a time, as heartbeat runs its
-//! resource scripts), fence requests, qdiskd polling and signals.
+//! resource scripts), fence requests, what fenced is told, qdiskd polling and signals.
+//! They carry things out and report what happened; the node core decides.
 
 use std::path::PathBuf;
 use std::sync::mpsc::{channel, Sender};
@@ -13,27 +14,8 @@ use super::Ev;
 use crate::agents::Agents;
 use crate::config::Resources;
 use crate::membership::QdiskVotes;
-use crate::policy::{GroupId, NodeId};
-
-/// A group operation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GroupOp {
-    /// Start left to right.
-    Start,
-    /// Stop right to left.
-    Stop,
-    /// Check every resource.
-    Monitor,
-}
-
-/// How it went.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum GroupResult {
-    /// Done (or, for a monitor, every resource running).
-    Ok,
-    /// Failed, with why.
-    Failed(String),
-}
+use crate::node::{FenceReply, FenceTicket, FencedNotice, GroupOp, GroupResult, QdiskReport};
+use crate::policy::GroupId;
 
 /// Starts the group worker; returns where to queue operations.
 pub fn group_worker(
@@ -52,39 +34,22 @@ pub fn group_worker(
                 let result = match op {
                     GroupOp::Start => {
                         tracing::info!("Taking over resource group {}", group.key);
-                        let r = agents.start_group(&group.resources);
-                        if r.outcome.needs_fencing() {
-                            GroupResult::Failed(format!("{:?}", r.outcome))
-                        } else if matches!(r.outcome, crate::agents::GroupOutcome::Started { .. }) {
-                            GroupResult::Ok
-                        } else {
-                            GroupResult::Failed(format!("{:?}", r.outcome))
-                        }
+                        GroupResult::Done(agents.start_group(&group.resources).outcome)
                     }
                     GroupOp::Stop => {
                         tracing::info!("Releasing resource group {}", group.key);
-                        let r = agents.stop_group(&group.resources);
-                        if matches!(r.outcome, crate::agents::GroupOutcome::Stopped) {
-                            GroupResult::Ok
-                        } else {
-                            GroupResult::Failed(format!("{:?}", r.outcome))
-                        }
+                        GroupResult::Done(agents.stop_group(&group.resources).outcome)
                     }
-                    GroupOp::Monitor => {
-                        let s = agents.monitor_group(&group.resources);
-                        let failed = s.not_running();
-                        if failed.is_empty() {
-                            GroupResult::Ok
-                        } else {
-                            GroupResult::Failed(format!("resources {failed:?} not running"))
-                        }
-                    }
+                    GroupOp::Monitor => GroupResult::Status(agents.monitor_group(&group.resources)),
                 };
                 match &result {
-                    GroupResult::Ok => tracing::info!("{op:?} of {}: done", group.key),
-                    GroupResult::Failed(why) => {
-                        tracing::error!("{op:?} of {} failed: {why}", group.key)
-                    }
+                    GroupResult::Done(o) => tracing::info!("{op:?} of {}: {o:?}", group.key),
+                    GroupResult::Status(s) if !s.not_running().is_empty() => tracing::error!(
+                        "monitor of {}: resources {:?} not running",
+                        group.key,
+                        s.not_running()
+                    ),
+                    GroupResult::Status(_) => {}
                 }
                 if tx.send(Ev::Group(g, op, result)).is_err() {
                     return;
@@ -94,16 +59,24 @@ pub fn group_worker(
     queue
 }
 
-/// Asks fenced to fence `name` and reports the outcome.
-pub fn fence(path: PathBuf, id: NodeId, name: String, me: String, tx: Sender<Ev>) {
+/// Asks fenced to fence `node` and reports its answer for `ticket`. The thread gives up
+/// waiting a little after the core's own deadline, so a hung fenced never keeps it for ever.
+pub fn fence(
+    path: PathBuf,
+    ticket: FenceTicket,
+    node: String,
+    me: String,
+    deadline: Duration,
+    tx: Sender<Ev>,
+) {
     let _ = std::thread::Builder::new()
-        .name(format!("hbd fence {name}"))
+        .name(format!("hbd fence {node}"))
         .spawn(move || {
-            let ok = (|| -> Result<bool, String> {
+            let reply = (|| -> Result<FenceReply, String> {
                 let mut c = FencedClient::connect(&path).map_err(|e| e.to_string())?;
                 c.call(
                     Request::Fence {
-                        target: name.clone(),
+                        target: node.clone(),
                         action: FenceAction::Off,
                         origin: Origin::Cluster(format!("hbd on {me}")),
                         wait: true,
@@ -111,101 +84,108 @@ pub fn fence(path: PathBuf, id: NodeId, name: String, me: String, tx: Sender<Ev>
                     Some(Duration::from_secs(30)),
                 )
                 .map_err(|e| e.to_string())?;
-                match c.wait_reply(None).map_err(|e| e.to_string())? {
-                    Payload::Finished { record } => {
-                        tracing::info!("fenced: {name}: {:?}", record.outcome);
-                        Ok(record.outcome.is_fenced())
-                    }
+                match c
+                    .wait_reply(Some(deadline + Duration::from_secs(1)))
+                    .map_err(|e| e.to_string())?
+                {
+                    Payload::Finished { record } => Ok(FenceReply::Finished(record.outcome)),
                     other => Err(format!("unexpected answer {other:?}")),
                 }
             })();
-            let ok = ok.unwrap_or_else(|e| {
-                tracing::error!("fencing {name} failed: {e}");
-                false
-            });
-            let _ = tx.send(Ev::Fenced(id, ok));
+            let reply = reply.unwrap_or_else(FenceReply::Error);
+            let _ = tx.send(Ev::Fenced(ticket, reply));
         });
 }
 
-/// What hbd tells fenced.
+/// What goes to fenced, in order, from one thread.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FencedNotice {
-    /// Whether this partition is quorate (fenced fences for the cluster only then).
-    Quorum(bool),
-    /// A node rejoined (fenced unfences its fabric ports).
-    Rejoined(String),
+pub enum ToFenced {
+    /// A notice from the node core.
+    Notice(FencedNotice),
+    /// Withdraw this node's request to fence a node.
+    Withdraw(String),
 }
 
-/// How often the quorum state is told again, so a restarted fenced learns it.
-const QUORUM_REFRESH: Duration = Duration::from_secs(5);
+/// How often the quorum state and the membership are told again, so a restarted fenced
+/// learns them.
+const FENCED_REFRESH: Duration = Duration::from_secs(5);
 
-/// Starts the thread that tells fenced about quorum and rejoins, in order (two quick
-/// quorum changes must never reach fenced reversed), and repeats the latest quorum state
-/// every few seconds. Returns where to send notices.
-pub fn fenced_notifier(path: PathBuf) -> Sender<FencedNotice> {
-    let (tx, rx) = channel::<FencedNotice>();
+/// Starts the thread that tells fenced about quorum, membership, rejoins and withdrawals,
+/// in order (two quick quorum changes must never reach fenced reversed), and repeats the
+/// latest quorum and membership every few seconds. Returns where to send them.
+pub fn fenced_notifier(path: PathBuf, me: String) -> Sender<ToFenced> {
+    let (tx, rx) = channel::<ToFenced>();
     let _ = std::thread::Builder::new()
         .name("hbd fenced notices".into())
         .spawn(move || {
             let mut quorate: Option<bool> = None;
+            let mut members: Option<Vec<String>> = None;
             loop {
-                let notice = match rx.recv_timeout(QUORUM_REFRESH) {
-                    Ok(n) => n,
-                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => match quorate {
-                        Some(q) => FencedNotice::Quorum(q),
-                        None => continue,
-                    },
+                let requests = match rx.recv_timeout(FENCED_REFRESH) {
+                    Ok(ToFenced::Notice(FencedNotice::Quorum(q))) => {
+                        quorate = Some(q);
+                        vec![Request::Quorum { quorate: q }]
+                    }
+                    Ok(ToFenced::Notice(FencedNotice::Membership(m))) => {
+                        let m: Vec<String> = m.iter().map(ToString::to_string).collect();
+                        members = Some(m.clone());
+                        vec![Request::Membership { members: m }]
+                    }
+                    Ok(ToFenced::Notice(FencedNotice::Rejoined(n))) => vec![Request::Rejoined {
+                        target: n.to_string(),
+                    }],
+                    Ok(ToFenced::Withdraw(target)) => vec![Request::Withdraw {
+                        target,
+                        origin: Origin::Cluster(format!("hbd on {me}")),
+                    }],
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                        let mut again = Vec::new();
+                        if let Some(q) = quorate {
+                            again.push(Request::Quorum { quorate: q });
+                        }
+                        if let Some(m) = &members {
+                            again.push(Request::Membership { members: m.clone() });
+                        }
+                        again
+                    }
                     Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
                 };
-                let request = match &notice {
-                    FencedNotice::Quorum(q) => {
-                        quorate = Some(*q);
-                        Request::Quorum { quorate: *q }
+                for request in requests {
+                    let what = format!("{request:?}");
+                    let sent = FencedClient::connect(&path)
+                        .map_err(|e| e.to_string())
+                        .and_then(|mut c| {
+                            c.call(request, Some(Duration::from_secs(5)))
+                                .map(drop)
+                                .map_err(|e| e.to_string())
+                        });
+                    if let Err(e) = sent {
+                        tracing::warn!("telling fenced {what}: {e}");
                     }
-                    FencedNotice::Rejoined(node) => Request::Rejoined {
-                        target: node.clone(),
-                    },
-                };
-                let sent = FencedClient::connect(&path)
-                    .map_err(|e| e.to_string())
-                    .and_then(|mut c| {
-                        c.call(request, Some(Duration::from_secs(5)))
-                            .map(drop)
-                            .map_err(|e| e.to_string())
-                    });
-                if let Err(e) = sent {
-                    tracing::warn!("telling fenced {notice:?}: {e}");
                 }
             }
         });
     tx
 }
 
-/// Polls qdiskd once a second for the quorum disk's votes.
+/// Asks qdiskd for its status every 250 ms and reports every answer (the node core
+/// counts the disk's votes only while answers keep confirming them).
 pub fn poll_qdisk(path: PathBuf, tx: Sender<Ev>) {
     let _ = std::thread::Builder::new()
         .name("hbd qdisk".into())
-        .spawn(move || {
-            let mut last: Option<QdiskVotes> = None;
-            loop {
-                let now = qdisk::client::QdiskClient::connect(&path)
-                    .and_then(|mut c| c.status())
-                    .map(|s| QdiskVotes {
+        .spawn(move || loop {
+            let report = qdisk::client::QdiskClient::connect(&path)
+                .and_then(|mut c| c.status())
+                .map_or(QdiskReport::Unreachable, |s| {
+                    QdiskReport::Votes(QdiskVotes {
                         votes: s.votes,
                         held: s.votes_held,
                     })
-                    .unwrap_or(QdiskVotes {
-                        votes: 0,
-                        held: false,
-                    });
-                if last != Some(now) {
-                    last = Some(now);
-                    if tx.send(Ev::Qdisk(now)).is_err() {
-                        return;
-                    }
-                }
-                std::thread::sleep(Duration::from_millis(250));
+                });
+            if tx.send(Ev::Qdisk(report)).is_err() {
+                return;
             }
+            std::thread::sleep(Duration::from_millis(250));
         });
 }
 

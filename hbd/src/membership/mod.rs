@@ -157,6 +157,8 @@ pub struct Membership {
     next_status: Time,
     last_status_sent: Time,
     stall_reported: bool,
+    /// After a stall of this process: no death is judged before this time.
+    judge_after: Option<Time>,
     quorum: Quorum,
     qdisk: Option<QdiskVotes>,
     last_quorum: Option<QuorumStatus>,
@@ -220,6 +222,7 @@ impl Membership {
             next_status: now,
             last_status_sent: now,
             stall_reported: false,
+            judge_after: None,
             quorum,
             qdisk: None,
             last_quorum: None,
@@ -293,14 +296,25 @@ impl Membership {
         self.after_input(now);
     }
 
-    /// The quorum-disk daemon reports its votes and whether we hold them.
+    /// The quorum-disk daemon reports its votes and whether we hold them. The disk's votes
+    /// in the expected votes never shrink: a report of fewer votes (an unreachable qdiskd
+    /// reads as 0) keeps the largest number reported or configured.
     pub fn on_qdisk(&mut self, now: Time, qdisk: QdiskVotes) {
-        self.qdisk = Some(qdisk);
+        self.notice_stall(now);
+        let known = self
+            .qdisk
+            .map_or(self.cfg.quorum.qdisk_votes, |q| q.votes)
+            .max(self.cfg.quorum.qdisk_votes);
+        self.qdisk = Some(QdiskVotes {
+            votes: qdisk.votes.max(known),
+            held: qdisk.held,
+        });
         self.after_input(now);
     }
 
     /// An ICMP echo reply from ping node `node`.
     pub fn on_ping_reply(&mut self, now: Time, node: &NodeName) {
+        self.notice_stall(now);
         if self.state != LocalState::Left {
             match self.pings.iter_mut().find(|p| p.name == *node) {
                 Some(p) => {

@@ -15,6 +15,7 @@ use super::{Membership, Reported, MAX_REXMIT_PER_REQUEST};
 impl Membership {
     /// An authenticated packet arrived on `link`.
     pub fn on_packet(&mut self, now: Time, link: LinkId, pkt: Incoming) {
+        self.notice_stall(now);
         self.receive(now, link, pkt);
         self.after_input(now);
     }
@@ -315,6 +316,9 @@ impl Membership {
 
     /// Declares the peer at `idx` dead if its status is overdue.
     pub(super) fn check_timeout(&mut self, now: Time, idx: usize) {
+        if !self.may_judge(now) {
+            return;
+        }
         let peer = &self.peers[idx];
         if !peer.is_alive() {
             return;

@@ -44,6 +44,15 @@ fn core(peers: &[&str]) -> Membership {
     Membership::new(cfg(peers, &[]), name(A), uuid(1), 100, Time::ZERO)
 }
 
+/// Runs the core's timers up to `t` as a driver does (every timeout it asks for), then
+/// ticks at `t`; the actions stay queued.
+fn run_to(m: &mut Membership, t: u64) {
+    while let Some(next) = m.poll_timeout().filter(|n| *n < at(t)) {
+        m.on_tick(next);
+    }
+    m.on_tick(at(t));
+}
+
 fn drain(m: &mut Membership) -> Vec<Action> {
     std::iter::from_fn(|| m.poll_action()).collect()
 }
@@ -181,9 +190,10 @@ fn never_heard_nodes_are_declared_dead_at_initdead_then_comm_is_up() {
     drain(&mut m);
     // b keeps talking; c never does.
     for i in 1..10 {
+        run_to(&mut m, i * 1000);
         m.on_packet(at(i * 1000), LinkId(0), status("b", 5, 1 + i));
     }
-    m.on_tick(at(10_000));
+    run_to(&mut m, 10_000);
     assert!(!m.comm_is_up(), "initdead is not over yet");
     let a = drain(&mut m);
     assert!(!events(&a)
@@ -208,7 +218,7 @@ fn a_peer_is_dead_after_its_advertised_deadtime_and_not_before() {
     m.on_packet(at(1000), LinkId(0), s);
     drain(&mut m);
     assert_eq!(m.node(&name("b")).map(|n| n.deadtime), Some(ms(3000)));
-    m.on_tick(at(4000));
+    run_to(&mut m, 4000);
     assert!(!has(&drain(&mut m), &dead("b", DeadReason::Timeout)));
     let wake = m.poll_timeout().expect("a timer");
     assert!(wake <= at(4001), "{wake:?}");
@@ -275,8 +285,9 @@ fn a_link_cut_alone_only_kills_the_link() {
 #[test]
 fn a_replayed_older_generation_is_rejected_and_changes_nothing() {
     let mut m = with_b();
+    run_to(&mut m, 4000);
     m.on_packet(at(4000), LinkId(0), status("b", 5, 2));
-    m.on_tick(at(9000));
+    run_to(&mut m, 9000);
     drain(&mut m);
     assert_eq!(m.status_of(&name("b")), Some(NodeStatus::Dead));
     for kind in [
@@ -311,7 +322,7 @@ fn a_replayed_older_generation_is_rejected_and_changes_nothing() {
 fn a_stale_same_generation_status_does_not_revive_a_dead_node() {
     let mut m = with_b();
     m.on_packet(at(1000), LinkId(0), status("b", 5, 2));
-    m.on_tick(at(6000));
+    run_to(&mut m, 6000);
     drain(&mut m);
     m.on_packet(at(6100), LinkId(0), status("b", 5, 2));
     m.on_packet(at(6100), LinkId(0), status("b", 5, 1));
@@ -671,7 +682,7 @@ fn ping_nodes_live_within_deadping_and_count_for_quorum() {
             quorate: true
         })
     ));
-    m.on_tick(at(3100));
+    run_to(&mut m, 3100);
     assert_eq!(m.status_of(&gw), Some(NodeStatus::Ping));
     m.on_tick(at(3101));
     let a = drain(&mut m);
@@ -693,7 +704,7 @@ fn the_quorum_disk_breaks_a_two_node_tie() {
         },
     );
     assert_eq!(m.quorum().votes, 3);
-    m.on_tick(at(20_000));
+    run_to(&mut m, 20_000);
     drain(&mut m);
     assert_eq!(m.status_of(&name("b")), Some(NodeStatus::Dead));
     assert_eq!(
@@ -723,12 +734,39 @@ fn the_quorum_disk_breaks_a_two_node_tie() {
 }
 
 #[test]
-fn a_stalled_local_process_is_reported() {
+fn a_stalled_local_process_is_reported_and_judges_nobody_until_it_could_hear_again() {
     let mut m = with_b();
+    // Nothing ran for 9 s: b's last status (at 10 ms) looks old, but only because this
+    // process did not read what b sent meanwhile.
     m.on_tick(at(9000));
     let a = drain(&mut m);
     assert!(has(&a, &Event::NoLocalHeartbeat { silent: ms(8990) }));
-    assert!(has(&a, &dead("b", DeadReason::Timeout)));
+    assert!(has(
+        &a,
+        &Event::Stalled {
+            overdue: ms(7990),
+            grace: ms(3500)
+        }
+    ));
+    assert!(!has(&a, &dead("b", DeadReason::Timeout)));
+    // The queued status from b arrives: b lives.
+    m.on_packet(at(9001), LinkId(0), status("b", 5, 2));
+    run_to(&mut m, 12_501);
+    assert!(!has(&drain(&mut m), &dead("b", DeadReason::Timeout)));
+    assert_eq!(m.status_of(&name("b")), Some(NodeStatus::Active));
+}
+
+#[test]
+fn after_a_stall_a_peer_that_stays_silent_is_dead_once_the_grace_ends() {
+    let mut m = with_b();
+    m.on_tick(at(9000));
+    drain(&mut m);
+    let wake = m.poll_timeout().expect("a timer");
+    assert!(wake > at(9000), "no timer at or before now: {wake:?}");
+    run_to(&mut m, 12_499);
+    assert!(!has(&drain(&mut m), &dead("b", DeadReason::Timeout)));
+    run_to(&mut m, 12_500);
+    assert!(has(&drain(&mut m), &dead("b", DeadReason::Timeout)));
 }
 
 #[test]

@@ -9,6 +9,7 @@ impl Membership {
     /// The time [`Membership::poll_timeout`] asked for has come (calling it earlier or
     /// later is harmless).
     pub fn on_tick(&mut self, now: Time) {
+        self.notice_stall(now);
         if self.state != LocalState::Left {
             self.tick(now);
         }
@@ -21,7 +22,8 @@ impl Membership {
             self.stall_reported = true;
             self.event(Event::NoLocalHeartbeat { silent });
         }
-        let initdead_over = now.since(self.started) > self.cfg.initdead;
+        let judging = self.may_judge(now);
+        let initdead_over = judging && now.since(self.started) > self.cfg.initdead;
         for idx in 0..self.peers.len() {
             self.check_timeout(now, idx);
             if initdead_over && self.peers[idx].status == NodeStatus::Init {
@@ -31,7 +33,10 @@ impl Membership {
             let peer = &mut self.peers[idx];
             let mut dead_links = Vec::new();
             for (i, l) in peer.links.iter_mut().enumerate() {
-                if l.status == LinkStatus::Up && l.last.is_some_and(|t| now.since(t) > timeout) {
+                if judging
+                    && l.status == LinkStatus::Up
+                    && l.last.is_some_and(|t| now.since(t) > timeout)
+                {
                     l.status = LinkStatus::Dead;
                     dead_links.push(i);
                 }
@@ -60,7 +65,9 @@ impl Membership {
         let mut died = Vec::new();
         for p in &mut self.pings {
             let overdue = match p.status {
-                NodeStatus::Ping => p.last_reply.is_some_and(|t| now.since(t) > deadping),
+                NodeStatus::Ping => {
+                    judging && p.last_reply.is_some_and(|t| now.since(t) > deadping)
+                }
                 NodeStatus::Init => initdead_over,
                 _ => false,
             };
@@ -83,7 +90,10 @@ impl Membership {
             return None;
         }
         let mut next = self.next_status;
+        // Judging timers wait while a stall's grace lasts.
+        let floor = self.judge_after.unwrap_or(Time::ZERO);
         let mut consider = |t: Time| {
+            let t = t.max(floor);
             if t < next {
                 next = t;
             }
@@ -116,5 +126,37 @@ impl Membership {
             consider(self.started + self.cfg.initdead + GRANULE);
         }
         Some(next)
+    }
+}
+
+impl Membership {
+    /// Whether deaths may be judged at `now` (not within a stall's grace).
+    pub(super) fn may_judge(&self, now: Time) -> bool {
+        self.judge_after.is_none_or(|t| now >= t)
+    }
+
+    /// Every input starts here: a status overdue by more than a keepalive means this
+    /// process did not run (paused, starved, suspended). The packets that queued up meanwhile
+    /// are about to be read, and the peers' timestamps are stale, so deaths are not judged
+    /// until every live peer had a keepalive and a warntime to be heard again.
+    pub(super) fn notice_stall(&mut self, now: Time) {
+        if self.state == LocalState::Left {
+            return;
+        }
+        let overdue = now.since(self.next_status);
+        if overdue > self.cfg.keepalive {
+            let grace = self.cfg.keepalive + self.cfg.warntime;
+            let until = now + grace;
+            if self.judge_after.is_none_or(|t| t < until) {
+                self.judge_after = Some(until);
+            }
+            let silent = now.since(self.last_status_sent);
+            if silent > self.cfg.deadtime && !self.stall_reported {
+                self.event(Event::NoLocalHeartbeat { silent });
+            }
+            // Our status is due now; sending it here keeps one stall from being seen twice.
+            self.send_status(now);
+            self.event(Event::Stalled { overdue, grace });
+        }
     }
 }

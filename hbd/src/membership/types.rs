@@ -395,6 +395,15 @@ pub enum Event {
         /// Time since our previous status.
         silent: Duration,
     },
+    /// This node was stalled (its own status overdue by more than a keepalive): its
+    /// peers' timestamps are stale, so nobody is judged dead for `grace` (keepalive +
+    /// warntime), by which time every live peer has had the chance to be heard again.
+    Stalled {
+        /// How late our status was.
+        overdue: Duration,
+        /// How long judging waits.
+        grace: Duration,
+    },
     /// The quorum changed (votes, expected votes or the verdict).
     QuorumChanged(QuorumStatus),
 }

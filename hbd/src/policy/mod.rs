@@ -86,6 +86,9 @@ pub enum Input {
         /// Whether fencing confirmed the node off.
         ok: bool,
     },
+    /// The request to fence this node was withdrawn (the node rejoined): no answer will
+    /// come; if it goes again it is asked for afresh.
+    FenceWithdrawn(NodeId),
     /// A group started here.
     Started(GroupId),
     /// A group failed to start here.
@@ -273,6 +276,13 @@ impl Policy {
             }
             Input::NodeLeft(n) => self.on_node_left(n),
             Input::FenceDone { node, ok } => self.on_fence_done(node, ok),
+            Input::FenceWithdrawn(node) => {
+                if let Some(p) = self.peers.get_mut(node.index()) {
+                    if p.fence == FenceState::Pending {
+                        p.fence = FenceState::Idle;
+                    }
+                }
+            }
             Input::Started(g) => self.on_started(g),
             Input::StartFailed(g) => self.on_start_failed(g),
             Input::Stopped(g) => self.on_stopped(g),

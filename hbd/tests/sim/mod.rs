@@ -105,6 +105,8 @@ pub struct SimNode {
     inbox: Vec<(u16, Incoming)>,
     running_since: Time,
     last_pause_end: Time,
+    /// After a stall the core reported, it judges nobody before this time.
+    judge_after: Time,
     isolated_until: Time,
     cut_until: Vec<Time>,
     handles_in: u64,
@@ -183,6 +185,7 @@ impl Sim {
                 inbox: Vec::new(),
                 running_since: Time::ZERO,
                 last_pause_end: Time::ZERO,
+                judge_after: Time::ZERO,
                 isolated_until: Time::ZERO,
                 cut_until: vec![Time::ZERO; links as usize],
                 handles_in: 0,
@@ -658,6 +661,10 @@ impl Sim {
                             && *current == known_gen
                     }
                     Action::Discard { handle: h } => Some(*h) == handle,
+                    // A replay handed over after a pause is the first input that sees the
+                    // stall: the status that was due goes out, and the stall is reported.
+                    Action::SendStatus { .. }
+                    | Action::Event(Event::Stalled { .. } | Event::NoLocalHeartbeat { .. }) => true,
                     _ => false,
                 };
                 if !ok {
@@ -813,6 +820,9 @@ impl Sim {
                 self.check_false_death(i, x);
             }
         }
+        if let Event::Stalled { grace, .. } = &e {
+            self.nodes[i].judge_after = now + *grace;
+        }
         self.events.push((now, i, e));
     }
 
@@ -872,7 +882,7 @@ impl Sim {
                 } else {
                     dt.max(initdead)
                 };
-                if now > at + timeout + GRANULE {
+                if now > (at + timeout).max(pn.judge_after) + GRANULE {
                     found.push(format!(
                         "node{} still sees node{} alive at {:?}: last status handed over at {:?}, timeout {timeout:?}",
                         p + 1,

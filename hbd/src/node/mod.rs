@@ -1,0 +1,734 @@
+//! The node core: every decision hbd takes on one node, as one pure state machine.
+//!
+//! [`NodeCore`] owns the membership core ([`crate::membership`]) and the failover policy
+//! ([`crate::policy`]) and everything that orders them and talks for them: which view,
+//! quorum and death reach the policy and in which order, the quorum disk's vote freshness,
+//! the conversation with fenced (requests, reply deadlines, withdrawals, the outcome
+//! mapping), resource-group results, `reqnodes` answers, and what fenced is told about
+//! quorum and membership. It does no I/O and reads no clock: the driver hands it
+//! [`Input`]s with the time (`CLOCK_BOOTTIME`), carries out the [`Action`]s drained from
+//! [`NodeCore::poll_action`], and calls [`NodeCore::handle_timeout`] when
+//! [`NodeCore::poll_timeout`] is reached. The whole-cluster simulation runs these cores
+//! exactly as the daemon does.
+//!
+//! # Ordering rules
+//! - A death reaches the policy inside the view it produced, with that view's quorum
+//!   ([`crate::policy::Input::Membership`]): the losing side of a split never fences on
+//!   the old verdict.
+//! - A graceful leave is known clean before the view without the node is handed over.
+//! - Before communication is up the policy sees no views, only deaths (a node seen and lost
+//!   during initdead is still fenced).
+//! - A node that rejoins withdraws an outstanding fence request for it (fenced cancels the
+//!   operation unless a device is being called) and tells fenced it rejoined.
+//! - fenced's reply counts only for the request still outstanding; silence past the reply
+//!   deadline is a failed fence (retried by the policy).
+//! - The quorum disk's votes count only while qdiskd keeps confirming them ([`votes`]).
+
+mod codec;
+mod fencing;
+mod votes;
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
+
+use crate::agents::{GroupOutcome, GroupStatus};
+use crate::config::NodeName;
+
+use crate::membership::{
+    self, Event, LinkId, Membership, MembershipConfig, MsgHandle, NodeStatus, NodeUuid, Time,
+};
+use crate::policy::{self, AdminCommand, GroupId, NodeId, NodeSet, Policy, PolicyConfig};
+use crate::proto::{self, Body};
+
+pub use fencing::{FenceReply, FenceTicket};
+pub use votes::QdiskReport;
+
+use fencing::FenceTalk;
+use votes::VoteFreshness;
+
+/// A resource-group operation for the driver's agent runner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum GroupOp {
+    /// Start left to right.
+    Start,
+    /// Stop right to left.
+    Stop,
+    /// Check every resource.
+    Monitor,
+}
+
+/// What an operation found, as the agent runner reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupResult {
+    /// A start or stop ended so.
+    Done(GroupOutcome),
+    /// A monitor read these statuses.
+    Status(GroupStatus),
+}
+
+/// What fenced must be told (in order).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FencedNotice {
+    /// Whether this partition is quorate (fenced fences for the cluster only then).
+    Quorum(bool),
+    /// The current members, once communication is up (startup fencing, averted fencing).
+    Membership(Vec<NodeName>),
+    /// A node rejoined: pending fence work for it is cancelled, fabric ports unfenced.
+    Rejoined(NodeName),
+}
+
+/// A message for the driver to sign and send on every link.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outgoing {
+    /// What to send.
+    pub body: Body,
+    /// Its sequence number (0 for unsequenced `NS_*` packets).
+    pub seq: u64,
+    /// The node it is for, if only one.
+    pub dest: Option<NodeName>,
+    /// That node's uuid, when known.
+    pub dest_uuid: Option<[u8; 16]>,
+}
+
+/// Something that happened, for [`NodeCore::handle`].
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// An authenticated, parsed packet from a medium.
+    Packet {
+        /// The medium it came on.
+        link: LinkId,
+        /// The packet.
+        msg: proto::Incoming,
+    },
+    /// A resource-group operation ended.
+    Group {
+        /// The group.
+        group: GroupId,
+        /// The operation.
+        op: GroupOp,
+        /// What it found.
+        result: GroupResult,
+    },
+    /// fenced answered a [`Action::Fence`].
+    FenceReply {
+        /// The request.
+        ticket: FenceTicket,
+        /// The answer.
+        reply: FenceReply,
+    },
+    /// qdiskd's latest status (or that it could not be reached).
+    Qdisk(QdiskReport),
+    /// A ping node answered.
+    PingReply(NodeName),
+    /// An administrator's command on this node (`hbctl standby|takeover`).
+    Admin(AdminCommand),
+    /// SIGTERM: stop the local groups, then leave.
+    Terminate,
+}
+
+/// Something the driver must do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Sign and send a message on every link.
+    Send(Outgoing),
+    /// Send one echo request to every ping node.
+    PingRound,
+    /// Run a group operation; answer [`Input::Group`].
+    Group(GroupId, GroupOp),
+    /// Ask fenced to power `node` off; answer [`Input::FenceReply`] with the ticket.
+    Fence {
+        /// The request.
+        ticket: FenceTicket,
+        /// The victim.
+        node: NodeName,
+    },
+    /// Withdraw this node's request to fence `node` (it rejoined).
+    WithdrawFence {
+        /// The node.
+        node: NodeName,
+    },
+    /// Tell fenced.
+    TellFenced(FencedNotice),
+    /// Fence this node now, for this reason.
+    SelfFence(String),
+    /// Everything is stopped and the leave announced: exit.
+    Exit,
+}
+
+/// How the node core is set up.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// This node.
+    pub local: NodeName,
+    /// Its uuid.
+    pub uuid: NodeUuid,
+    /// This run's generation (the policy's incarnation too).
+    pub generation: u64,
+    /// The membership core's configuration.
+    pub membership: MembershipConfig,
+    /// The policy's configuration.
+    pub policy: PolicyConfig,
+    /// `Some(reply deadline)` when fenced is configured; without it no fence can succeed
+    /// and a dead node's groups stay down.
+    pub fenced: Option<Duration>,
+    /// `Some(ttl)` when qdiskd is configured: how long a report that this node holds the
+    /// disk's votes stays good.
+    pub qdisk_vote_ttl: Option<Duration>,
+}
+
+/// How long fenced may take to answer a fence request before hbd counts it failed and
+/// asks again (fenced joins the new request to an operation still running).
+pub const DEFAULT_FENCE_REPLY_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a report from qdiskd that this node holds the disk's votes is good for.
+pub const DEFAULT_QDISK_VOTE_TTL: Duration = Duration::from_secs(2);
+
+/// One node's decisions. See the [module documentation](self).
+#[derive(Debug)]
+pub struct NodeCore {
+    local: NodeName,
+    uuid: NodeUuid,
+    generation: u64,
+    membership: Membership,
+    policy: Policy,
+    nodes: Vec<NodeName>,
+    fencing: Option<FenceTalk>,
+    votes: Option<VoteFreshness>,
+    payloads: HashMap<MsgHandle, proto::ClusterMsg>,
+    next_handle: u64,
+    actions: VecDeque<Action>,
+    group_state: HashMap<GroupId, &'static str>,
+    comm_up: bool,
+    left: bool,
+    exited: bool,
+    replays: u64,
+    last_members: Option<NodeSet>,
+}
+
+impl NodeCore {
+    /// The core of a node starting at `now`.
+    pub fn new(cfg: NodeConfig, now: Time) -> Self {
+        let nodes = cfg.policy.nodes.clone();
+        let qdisk_votes = cfg.membership.quorum.qdisk_votes;
+        let membership = Membership::new(
+            cfg.membership,
+            cfg.local.clone(),
+            cfg.uuid,
+            cfg.generation,
+            now,
+        );
+        let policy = Policy::new(cfg.policy, now.0);
+        let mut core = NodeCore {
+            local: cfg.local,
+            uuid: cfg.uuid,
+            generation: cfg.generation,
+            membership,
+            policy,
+            nodes,
+            fencing: cfg.fenced.map(FenceTalk::new),
+            votes: cfg
+                .qdisk_vote_ttl
+                .map(|ttl| VoteFreshness::new(qdisk_votes, ttl)),
+            payloads: HashMap::new(),
+            next_handle: 0,
+            actions: VecDeque::new(),
+            group_state: HashMap::new(),
+            comm_up: false,
+            left: false,
+            exited: false,
+            replays: 0,
+            last_members: None,
+        };
+        core.drain(now);
+        core
+    }
+
+    // ----- outputs -------------------------------------------------------------------
+
+    /// The next thing to do, in order. Drain after every input.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// When [`NodeCore::handle_timeout`] must next be called; `None` once exited.
+    pub fn poll_timeout(&self) -> Option<Time> {
+        if self.exited {
+            return None;
+        }
+        [
+            self.membership.poll_timeout(),
+            self.policy.poll_timeout().map(Time),
+            self.fencing.as_ref().and_then(FenceTalk::next_deadline),
+            self.votes.as_ref().and_then(VoteFreshness::deadline),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    // ----- inputs --------------------------------------------------------------------
+
+    /// Feeds one input at `now`.
+    pub fn handle(&mut self, now: Time, input: Input) {
+        if self.exited {
+            return;
+        }
+        match input {
+            Input::Packet { link, msg } => self.on_packet(now, link, msg),
+            Input::Group { group, op, result } => self.on_group(now, group, op, result),
+            Input::FenceReply { ticket, reply } => self.on_fence_reply(now, ticket, reply),
+            Input::Qdisk(report) => {
+                if let Some(v) = &mut self.votes {
+                    let votes = v.report(now, report);
+                    self.membership.on_qdisk(now, votes);
+                }
+            }
+            Input::PingReply(name) => self.membership.on_ping_reply(now, &name),
+            Input::Admin(cmd) => self.policy.handle(now.0, policy::Input::Admin(cmd)),
+            Input::Terminate => {
+                if !self.left {
+                    tracing::info!("shutting down: stopping local resource groups, then leaving");
+                    self.policy.handle(now.0, policy::Input::Shutdown);
+                }
+            }
+        }
+        self.drain(now);
+    }
+
+    /// Time passed: runs whatever fell due at `now`.
+    pub fn handle_timeout(&mut self, now: Time) {
+        if self.exited {
+            return;
+        }
+        if self.membership.poll_timeout().is_some_and(|t| t <= now) {
+            self.membership.on_tick(now);
+        }
+        self.drain(now);
+        if self.policy.poll_timeout().is_some_and(|t| t <= now.0) {
+            self.policy.handle_timeout(now.0);
+        }
+        let late = self
+            .fencing
+            .as_mut()
+            .map(|f| f.expired(now))
+            .unwrap_or_default();
+        for id in late {
+            let timeout = self
+                .fencing
+                .as_ref()
+                .map_or(Duration::ZERO, FenceTalk::reply_timeout);
+            tracing::error!(
+                "fenced did not answer the request to fence {} within {}; counted as failed, asked again after the retry interval",
+                self.name_of(id),
+                humantime::format_duration(timeout)
+            );
+            self.policy.handle(
+                now.0,
+                policy::Input::FenceDone {
+                    node: id,
+                    ok: false,
+                },
+            );
+        }
+        if let Some(v) = &mut self.votes {
+            if let Some(votes) = v.expire(now) {
+                tracing::warn!(
+                    "quorum disk: qdiskd did not confirm this node's {} vote(s) within {}; not counted until it does",
+                    votes.votes,
+                    humantime::format_duration(v.ttl())
+                );
+                self.membership.on_qdisk(now, votes);
+            }
+        }
+        self.drain(now);
+    }
+
+    // ----- queries -------------------------------------------------------------------
+
+    /// The membership core (for status).
+    pub fn membership(&self) -> &Membership {
+        &self.membership
+    }
+
+    /// The policy (for status).
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// What the driver last ran on each group, in words (`starting`, `running`, ...).
+    pub fn group_states(&self) -> &HashMap<GroupId, &'static str> {
+        &self.group_state
+    }
+
+    /// Replayed packets rejected so far.
+    pub fn replays(&self) -> u64 {
+        self.replays
+    }
+
+    /// Whether the core has finished (left the cluster or fenced itself).
+    pub fn has_exited(&self) -> bool {
+        self.exited
+    }
+
+    /// The node id of `name` in this node's configuration.
+    pub fn node_id(&self, name: &NodeName) -> Option<NodeId> {
+        self.nodes
+            .iter()
+            .position(|n| n == name)
+            .map(|i| NodeId(i as u16))
+    }
+
+    /// The members of this node's current view, itself included.
+    pub fn members(&self) -> NodeSet {
+        let mut set = NodeSet::EMPTY;
+        if let Some(me) = self.node_id(&self.local) {
+            set.insert(me);
+        }
+        for n in self.membership.nodes() {
+            if matches!(n.status, NodeStatus::Up | NodeStatus::Active) {
+                if let Some(id) = self.node_id(&n.name) {
+                    set.insert(id);
+                }
+            }
+        }
+        set
+    }
+
+    // ----- input handlers ------------------------------------------------------------
+
+    fn name_of(&self, id: NodeId) -> NodeName {
+        self.nodes
+            .get(id.index())
+            .cloned()
+            .unwrap_or_else(|| NodeName::new(&format!("node#{}", id.0)))
+    }
+
+    fn new_handle(&mut self) -> MsgHandle {
+        let h = MsgHandle(self.next_handle);
+        self.next_handle += 1;
+        h
+    }
+
+    fn on_packet(&mut self, now: Time, link: LinkId, msg: proto::Incoming) {
+        if msg.header.src.eq_ignore_ascii_case(self.local.as_str())
+            && msg.header.src_uuid == Some(self.uuid.0)
+            && msg.header.generation == Some(proto::Generation(self.generation))
+        {
+            return; // our own broadcast or multicast, looped back
+        }
+        let handle = if let Body::Cluster(c) = &msg.body {
+            let h = self.new_handle();
+            self.payloads.insert(h, c.clone());
+            Some(h)
+        } else {
+            None
+        };
+        match codec::to_membership(&msg, handle) {
+            Some(pkt) => self.membership.on_packet(now, link, pkt),
+            None => {
+                if let Some(h) = handle {
+                    self.payloads.remove(&h);
+                }
+            }
+        }
+    }
+
+    fn on_group(&mut self, now: Time, g: GroupId, op: GroupOp, result: GroupResult) {
+        let input = match (op, result) {
+            (GroupOp::Start, GroupResult::Done(GroupOutcome::Started { .. })) => {
+                self.group_state.insert(g, "running");
+                policy::Input::Started(g)
+            }
+            // A start whose clean-up could not stop a resource leaves it maybe running:
+            // the same as a failed stop (this node fences itself).
+            (_, GroupResult::Done(GroupOutcome::StopFailed { .. })) => {
+                self.group_state.insert(g, "failed");
+                policy::Input::StopFailed(g)
+            }
+            (GroupOp::Start, _) => {
+                self.group_state.insert(g, "failed");
+                policy::Input::StartFailed(g)
+            }
+            (GroupOp::Stop, GroupResult::Done(GroupOutcome::Stopped)) => {
+                self.group_state.insert(g, "stopped");
+                policy::Input::Stopped(g)
+            }
+            (GroupOp::Stop, _) => {
+                self.group_state.insert(g, "failed");
+                policy::Input::StopFailed(g)
+            }
+            (GroupOp::Monitor, GroupResult::Status(s)) if s.not_running().is_empty() => return,
+            (GroupOp::Monitor, _) => policy::Input::MonitorFailed(g),
+        };
+        self.policy.handle(now.0, input);
+    }
+
+    fn on_fence_reply(&mut self, now: Time, ticket: FenceTicket, reply: FenceReply) {
+        let Some(node) = self.fencing.as_mut().and_then(|f| f.reply(ticket)) else {
+            tracing::info!("fenced: a stale answer ({reply:?}) ignored");
+            return;
+        };
+        let ok = reply.confirms_fenced();
+        match &reply {
+            FenceReply::Finished(o) => tracing::info!("fenced: {}: {o:?}", self.name_of(node)),
+            FenceReply::Error(e) => tracing::error!("fencing {} failed: {e}", self.name_of(node)),
+        }
+        self.policy
+            .handle(now.0, policy::Input::FenceDone { node, ok });
+    }
+
+    // ----- the cores' actions --------------------------------------------------------
+
+    /// Drains both cores until neither has anything left to do.
+    fn drain(&mut self, now: Time) {
+        loop {
+            let mut busy = false;
+            while let Some(a) = self.membership.poll_action() {
+                busy = true;
+                self.membership_action(now, a);
+            }
+            while let Some(a) = self.policy.poll_action() {
+                busy = true;
+                self.policy_action(now, a);
+            }
+            if !busy {
+                return;
+            }
+        }
+    }
+
+    fn send(&mut self, body: Body, seq: u64, dest: Option<NodeName>) {
+        let dest_uuid = dest
+            .as_ref()
+            .and_then(|d| self.membership.node(d))
+            .and_then(|v| v.uuid)
+            .map(|u| u.0);
+        self.actions.push_back(Action::Send(Outgoing {
+            body,
+            seq,
+            dest,
+            dest_uuid,
+        }));
+    }
+
+    fn send_cluster(&mut self, now: Time, body: proto::ClusterMsg, dest: Option<NodeName>) {
+        let h = self.new_handle();
+        self.payloads.insert(h, body);
+        if self.membership.send_cluster(now, h, dest).is_none() {
+            self.payloads.remove(&h);
+        }
+    }
+
+    fn membership_action(&mut self, now: Time, a: membership::Action) {
+        use membership::Action as A;
+        match a {
+            A::SendStatus {
+                seq,
+                state,
+                deadtime,
+            } => {
+                self.send(codec::status_body(state, deadtime), seq, None);
+                self.actions.push_back(Action::PingRound);
+            }
+            A::SendShutdone { seq } => {
+                self.send(Body::Shutdone, seq, None);
+                self.left = true;
+            }
+            A::Transmit { seq, handle, dest } => {
+                if let Some(c) = self.payloads.get(&handle).cloned() {
+                    self.send(Body::Cluster(c), seq, dest);
+                }
+            }
+            A::Retransmit { seq, msg, dest, .. } => {
+                let body = match msg {
+                    membership::Sent::Status { state, deadtime } => {
+                        codec::status_body(state, deadtime)
+                    }
+                    membership::Sent::Shutdone => Body::Shutdone,
+                    membership::Sent::Cluster { handle } => match self.payloads.get(&handle) {
+                        Some(c) => Body::Cluster(c.clone()),
+                        None => return,
+                    },
+                };
+                self.send(body, seq, dest);
+            }
+            A::Release { handle } | A::Discard { handle } => {
+                self.payloads.remove(&handle);
+            }
+            A::SendRexmitRequest { to, seq } => self.send(codec::rexmit(&to, seq), 0, None),
+            A::SendNak { to, seq } => self.send(codec::nak(&to, seq), 0, None),
+            A::SendAck { to, seq } => self.send(codec::ack(&to, seq), 0, None),
+            A::Deliver { from, handle, .. } => {
+                let Some(c) = self.payloads.remove(&handle) else {
+                    return;
+                };
+                if c.msg_type == codec::REQNODES {
+                    // heartbeat 3.0.6 waits for this answer before it calls a link up.
+                    let body = codec::repnodes(&self.nodes, &from);
+                    self.send_cluster(now, body, Some(from));
+                    return;
+                }
+                match (codec::policy_msg(&c), self.node_id(&from)) {
+                    (Some(msg), Some(id)) => {
+                        self.policy
+                            .handle(now.0, policy::Input::Message { from: id, msg });
+                    }
+                    _ => tracing::debug!("message {} from {from} ignored", c.msg_type),
+                }
+            }
+            A::Event(e) => self.membership_event(now, e),
+        }
+    }
+
+    fn membership_event(&mut self, now: Time, e: Event) {
+        match &e {
+            Event::LateHeartbeat { node, interval } => tracing::warn!(
+                "Late heartbeat: Node {node}: interval {} ms",
+                interval.as_millis()
+            ),
+            Event::NodeDead { .. }
+            | Event::ReplayRejected { .. }
+            | Event::UuidClash(_)
+            | Event::ReturningAfterPartition { .. }
+            | Event::NoLocalHeartbeat { .. }
+            | Event::TooManyLost { .. }
+            | Event::Stalled { .. } => tracing::warn!("{}", codec::describe(&e)),
+            _ => tracing::info!("{}", codec::describe(&e)),
+        }
+        match e {
+            Event::CommUp => {
+                self.comm_up = true;
+                self.send_view(now, NodeSet::EMPTY);
+                self.policy.handle(now.0, policy::Input::CommUp);
+            }
+            Event::NodeDead { node, reason } => {
+                let id = self.node_id(&node);
+                if reason == membership::DeadReason::Left {
+                    // Known clean first, so the new view never asks to fence it.
+                    if let Some(id) = id {
+                        self.policy.handle(now.0, policy::Input::NodeLeft(id));
+                    }
+                    self.view_changed(now);
+                } else if let Some(id) = id {
+                    // The death goes with the view and quorum it produced.
+                    self.send_view(now, NodeSet::from_ids([id]));
+                }
+            }
+            Event::NodeUp { node } | Event::NodeActive { node } => {
+                if let Some(id) = self.node_id(&node) {
+                    self.rejoined(now, id, &node);
+                }
+                self.view_changed(now);
+            }
+            Event::ReplayRejected { .. } => self.replays += 1,
+            Event::QuorumChanged(q) => {
+                if !self.left {
+                    self.actions
+                        .push_back(Action::TellFenced(FencedNotice::Quorum(q.quorate)));
+                }
+                self.view_changed(now);
+            }
+            _ => {}
+        }
+    }
+
+    /// `node` is alive again: pending fence work for it is withdrawn, fenced is told.
+    fn rejoined(&mut self, now: Time, id: NodeId, node: &NodeName) {
+        if self.left {
+            return;
+        }
+        if self.fencing.as_mut().is_some_and(|f| f.withdraw(id)) {
+            tracing::info!("{node} rejoined: the request to fence it is withdrawn");
+            self.actions
+                .push_back(Action::WithdrawFence { node: node.clone() });
+            self.policy.handle(now.0, policy::Input::FenceWithdrawn(id));
+        }
+        self.actions
+            .push_back(Action::TellFenced(FencedNotice::Rejoined(node.clone())));
+    }
+
+    /// Hands the policy the current view, once communication is up (before, the view is
+    /// still filling in).
+    fn view_changed(&mut self, now: Time) {
+        if self.comm_up {
+            self.send_view(now, NodeSet::EMPTY);
+        }
+    }
+
+    fn send_view(&mut self, now: Time, dead: NodeSet) {
+        let members = self.members();
+        let quorate = self.membership.quorum().quorate;
+        self.policy.handle(
+            now.0,
+            policy::Input::Membership {
+                members,
+                quorate,
+                dead,
+            },
+        );
+        if self.comm_up && !self.left && self.last_members != Some(members) {
+            self.last_members = Some(members);
+            let names = members.iter().map(|id| self.name_of(id)).collect();
+            self.actions
+                .push_back(Action::TellFenced(FencedNotice::Membership(names)));
+        }
+    }
+
+    fn policy_action(&mut self, now: Time, a: policy::Action) {
+        use policy::Action as A;
+        match a {
+            A::Send { to, msg } => {
+                let dest = match to {
+                    policy::Dest::All => None,
+                    policy::Dest::Node(id) => self.nodes.get(id.index()).cloned(),
+                };
+                let body = codec::policy_body(&msg, dest.as_ref());
+                self.send_cluster(now, body, dest);
+            }
+            A::Start(g) => {
+                self.group_state.insert(g, "starting");
+                self.actions.push_back(Action::Group(g, GroupOp::Start));
+            }
+            A::Stop(g) => {
+                self.group_state.insert(g, "stopping");
+                self.actions.push_back(Action::Group(g, GroupOp::Stop));
+            }
+            A::Monitor(g) => self.actions.push_back(Action::Group(g, GroupOp::Monitor)),
+            A::RequestFence(id) => {
+                let node = self.name_of(id);
+                match &mut self.fencing {
+                    Some(f) => {
+                        let ticket = f.request(now, id);
+                        tracing::info!("asking fenced to fence {node}");
+                        self.actions.push_back(Action::Fence { ticket, node });
+                    }
+                    None => {
+                        tracing::error!(
+                            "node {node} must be fenced before its groups move, but no fenced is configured (--fenced-socket); its groups stay down"
+                        );
+                        self.policy.handle(
+                            now.0,
+                            policy::Input::FenceDone {
+                                node: id,
+                                ok: false,
+                            },
+                        );
+                    }
+                }
+            }
+            A::SelfFence(reason) => {
+                self.exited = true;
+                self.actions
+                    .push_back(Action::SelfFence(format!("{reason:?}")));
+            }
+            A::ShutdownComplete => {
+                self.membership.leave(now);
+                while let Some(a) = self.membership.poll_action() {
+                    self.membership_action(now, a);
+                }
+                tracing::info!("left the cluster");
+                self.exited = true;
+                self.actions.push_back(Action::Exit);
+            }
+        }
+    }
+}

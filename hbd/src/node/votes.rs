@@ -1,0 +1,121 @@
+//! The quorum disk's votes as hbd may count them: only while qdiskd keeps confirming them.
+//!
+//! qdiskd is asked for its status several times a second. A report that this node holds
+//! the disk's votes is good for `ttl`; if no new report confirms it by then (qdiskd hung,
+//! paused, unreachable, or this node itself was stalled), the votes are no longer held.
+//! An unreachable qdiskd never makes the disk's votes vanish from the *expected* votes:
+//! the membership core only ever raises them ([`crate::membership::Membership::on_qdisk`]).
+
+use std::time::Duration;
+
+use crate::membership::{QdiskVotes, Time};
+
+/// What qdiskd's latest answer was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QdiskReport {
+    /// qdiskd answered.
+    Votes(QdiskVotes),
+    /// qdiskd could not be reached or did not answer.
+    Unreachable,
+}
+
+/// Vote freshness.
+#[derive(Debug)]
+pub(crate) struct VoteFreshness {
+    ttl: Duration,
+    /// The disk's votes as last reported (or configured).
+    votes: u32,
+    /// While held: until when.
+    held_until: Option<Time>,
+}
+
+impl VoteFreshness {
+    pub(crate) fn new(configured_votes: u32, ttl: Duration) -> Self {
+        Self {
+            ttl,
+            votes: configured_votes,
+            held_until: None,
+        }
+    }
+
+    /// A report at `now`: what the membership core must be told.
+    pub(crate) fn report(&mut self, now: Time, r: QdiskReport) -> QdiskVotes {
+        match r {
+            QdiskReport::Votes(v) => {
+                self.votes = v.votes;
+                self.held_until = v.held.then_some(now + self.ttl);
+                v
+            }
+            QdiskReport::Unreachable => {
+                self.held_until = None;
+                QdiskVotes {
+                    votes: self.votes,
+                    held: false,
+                }
+            }
+        }
+    }
+
+    /// At `now`: `Some` with what to tell the membership core when held votes just expired.
+    pub(crate) fn expire(&mut self, now: Time) -> Option<QdiskVotes> {
+        match self.held_until {
+            Some(t) if t <= now => {
+                self.held_until = None;
+                Some(QdiskVotes {
+                    votes: self.votes,
+                    held: false,
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// When held votes expire.
+    pub(crate) fn deadline(&self) -> Option<Time> {
+        self.held_until
+    }
+
+    /// How long a report is good for.
+    pub(crate) fn ttl(&self) -> Duration {
+        self.ttl
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn held_votes_expire_unless_confirmed() {
+        let mut f = VoteFreshness::new(1, Duration::from_secs(2));
+        let held = QdiskVotes {
+            votes: 1,
+            held: true,
+        };
+        assert_eq!(f.report(Time::ZERO, QdiskReport::Votes(held)), held);
+        assert_eq!(f.expire(Time::from_millis(1999)), None);
+        f.report(Time::from_millis(1500), QdiskReport::Votes(held));
+        assert_eq!(f.expire(Time::from_millis(3000)), None);
+        assert_eq!(
+            f.expire(Time::from_millis(3500)),
+            Some(QdiskVotes {
+                votes: 1,
+                held: false
+            })
+        );
+        assert_eq!(f.deadline(), None);
+    }
+
+    #[test]
+    fn an_unreachable_qdiskd_keeps_the_votes_but_not_the_hold() {
+        let mut f = VoteFreshness::new(3, Duration::from_secs(2));
+        let v = f.report(Time::ZERO, QdiskReport::Unreachable);
+        assert_eq!(
+            v,
+            QdiskVotes {
+                votes: 3,
+                held: false
+            }
+        );
+    }
+}
