@@ -388,6 +388,9 @@ impl FencedConfig {
         q.level_retries = self.level_retries;
         q.post_join_delay = self.post_join_delay;
         q.clean_start = self.clean_start;
+        if self.assume_quorate {
+            q.quorum_ttl = None;
+        }
         q
     }
 }

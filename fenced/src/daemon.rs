@@ -85,17 +85,65 @@ fn connection(stream: UnixStream, tx: &Sender<Msg>) {
                 continue;
             }
         };
+        // A cluster fence request whose requester waits lives as long as the requester:
+        // if it hangs up (hbd died) before the operation ends, its request is withdrawn.
+        let withdraw_on_hangup = match &request {
+            Request::Fence {
+                target,
+                origin: origin @ Origin::Cluster(_),
+                wait: true,
+                ..
+            } => Some(Request::Withdraw {
+                target: target.clone(),
+                origin: origin.clone(),
+            }),
+            _ => None,
+        };
         let (reply_tx, reply_rx) = channel();
         if tx.send(Msg::Api(request, reply_tx)).is_err() {
             return;
         }
         // One reply, or a stream (wait / subscribe) until the main loop drops the sender.
-        for reply in reply_rx {
-            if !write_reply(&mut writer, &reply) {
-                return;
+        loop {
+            match reply_rx.recv_timeout(HANGUP_CHECK) {
+                Ok(reply) => {
+                    if !write_reply(&mut writer, &reply) {
+                        return;
+                    }
+                }
+                Err(RecvTimeoutError::Disconnected) => break,
+                Err(RecvTimeoutError::Timeout) => {
+                    if let (Some(withdraw), true) = (&withdraw_on_hangup, hung_up(&writer)) {
+                        tracing::warn!(
+                            "the requester hung up before the fence ended: its request is withdrawn"
+                        );
+                        let (ignore_tx, _ignore_rx) = channel();
+                        let _ = tx.send(Msg::Api(withdraw.clone(), ignore_tx));
+                        return;
+                    }
+                }
             }
         }
     }
+}
+
+/// A gap between two turns of the main loop longer than this means fenced was stopped.
+const STALL_GAP: Duration = Duration::from_secs(1);
+
+/// How often a waiting connection is checked for a hang-up.
+const HANGUP_CHECK: Duration = Duration::from_millis(250);
+
+/// Whether the peer closed the connection (a read would see end of file at once).
+fn hung_up(stream: &UnixStream) -> bool {
+    let mut byte = [0u8; 1];
+    matches!(
+        rustix::net::recv(
+            stream,
+            &mut byte,
+            rustix::net::RecvFlags::PEEK | rustix::net::RecvFlags::DONTWAIT
+        ),
+        Ok((_, 0))
+    )
 }
 
 /// Runs fenced until `stop` is set.
@@ -161,8 +209,19 @@ pub fn run(config: &FencedConfig, stop: Arc<AtomicBool>) -> Result<(), String> {
 
     let mut waiters: BTreeMap<OpId, Vec<Sender<Reply>>> = BTreeMap::new();
     let mut subscribers: Vec<Sender<Reply>> = Vec::new();
+    let stall_grace = config.queue_config(0).stall_grace;
+    let mut last_turn = boot_now();
     while !stop.load(Ordering::Relaxed) {
         let now = boot_now();
+        // The loop turns at least every 200 ms: a longer gap means fenced was stopped.
+        if now.since(last_turn) > STALL_GAP {
+            tracing::warn!(
+                "fenced did not run for {:?}: cluster fence calls wait {stall_grace:?} for rejoins to be told",
+                now.since(last_turn)
+            );
+            queue.handle_stall(now, stall_grace);
+        }
+        last_turn = now;
         queue.handle_timeout(now);
         while let Some(action) = queue.poll_action() {
             match action {
@@ -216,6 +275,9 @@ pub fn run(config: &FencedConfig, stop: Arc<AtomicBool>) -> Result<(), String> {
                     subscribers.retain(|s| s.send(reply.clone()).is_ok());
                 }
                 Action::Event(event) => match event {
+                    QueueEvent::QuorumExpired => tracing::warn!(
+                        "the membership layer stopped confirming quorum: cluster fencing waits until it does"
+                    ),
                     QueueEvent::AwaitingQuorum(n) => {
                         tracing::warn!("fencing of {n} waits for quorum")
                     }
@@ -233,28 +295,34 @@ pub fn run(config: &FencedConfig, stop: Arc<AtomicBool>) -> Result<(), String> {
             .poll_timeout()
             .map_or(Duration::from_millis(200), |t| t.since(boot_now()))
             .min(Duration::from_millis(200));
-        let msg = match rx.recv_timeout(wait) {
+        let first = match rx.recv_timeout(wait) {
             Ok(msg) => msg,
             Err(RecvTimeoutError::Timeout) => continue,
             Err(RecvTimeoutError::Disconnected) => break,
         };
-        let now = boot_now();
-        match msg {
-            Msg::CallDone(call, result) => {
-                if let Err(e) = &result {
-                    tracing::warn!("{e}");
+        // Everything already queued is handled before any device is called: after a stall,
+        // a request and its withdrawal (or the victim's rejoin) arrive together, and the
+        // withdrawal must be seen before the device is called.
+        let queued: Vec<Msg> = std::iter::once(first).chain(rx.try_iter()).collect();
+        for msg in queued {
+            let now = boot_now();
+            match msg {
+                Msg::CallDone(call, result) => {
+                    if let Err(e) = &result {
+                        tracing::warn!("{e}");
+                    }
+                    queue.handle_result(now, call, result);
                 }
-                queue.handle_result(now, call, result);
+                Msg::Api(request, reply) => handle_api(
+                    &mut queue,
+                    &store,
+                    &mut waiters,
+                    &mut subscribers,
+                    now,
+                    request,
+                    reply,
+                ),
             }
-            Msg::Api(request, reply) => handle_api(
-                &mut queue,
-                &store,
-                &mut waiters,
-                &mut subscribers,
-                now,
-                request,
-                reply,
-            ),
         }
     }
     let _ = std::fs::remove_file(socket);

@@ -61,6 +61,13 @@ pub struct QueueConfig {
     pub clean_start: bool,
     /// Seed of the random delays (`None`: from the driver's entropy).
     pub rng_seed: u64,
+    /// After a stall of the daemon, how long cluster fence calls wait for the membership
+    /// layer to tell of rejoins ([`FenceQueue::handle_stall`]).
+    pub stall_grace: Duration,
+    /// How long a "quorate" from the membership layer stays good unless told again (hbd
+    /// repeats it every 5 s): a membership layer that died leaves no quorum behind. `None`:
+    /// never expires (a partition assumed quorate).
+    pub quorum_ttl: Option<Duration>,
 }
 
 impl QueueConfig {
@@ -77,6 +84,8 @@ impl QueueConfig {
             post_join_delay: Duration::from_secs(6),
             clean_start: false,
             rng_seed,
+            stall_grace: Duration::from_secs(2),
+            quorum_ttl: Some(Duration::from_secs(15)),
         }
     }
 }
@@ -112,6 +121,8 @@ pub struct DeviceCall {
 /// Progress worth logging.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum QueueEvent {
+    /// The membership layer stopped confirming quorum: inquorate until it does again.
+    QuorumExpired,
     /// Waiting for the partition to be quorate before fencing `target`.
     AwaitingQuorum(NodeName),
     /// Waiting this long before fencing `target`.
@@ -226,6 +237,10 @@ pub struct FenceQueue {
     actions: VecDeque<Action>,
     members: Option<BTreeSet<NodeName>>,
     startup_done: bool,
+    /// After a stall of the daemon: no cluster fence call starts before this time.
+    hold_until: Option<BootTime>,
+    /// Quorate until then unless told again.
+    quorate_until: Option<BootTime>,
 }
 
 /// One device step of a level for an action.
@@ -289,6 +304,8 @@ impl FenceQueue {
             actions: VecDeque::new(),
             members: None,
             startup_done: false,
+            hold_until: None,
+            quorate_until: None,
         }
     }
 
@@ -329,13 +346,20 @@ impl FenceQueue {
 
     /// When [`FenceQueue::handle_timeout`] must be called next.
     pub fn poll_timeout(&self) -> Option<BootTime> {
-        self.ops
+        let hold = self.hold_until.filter(|_| !self.ops.is_empty());
+        let expiry = self.quorate_until.filter(|_| !self.ops.is_empty());
+        let ops = self
+            .ops
             .values()
             .filter_map(|op| match op.state {
-                OpState::Delaying { until } | OpState::BackingOff { until } => Some(until),
+                OpState::Delaying { until } | OpState::BackingOff { until } => {
+                    Some(hold.map_or(until, |h| until.max(h)))
+                }
+                OpState::RunningLevel { call: None, .. } => hold,
                 _ => None,
             })
-            .min()
+            .min();
+        [ops, expiry].into_iter().flatten().min()
     }
 
     // ----- inputs --------------------------------------------------------------------
@@ -427,9 +451,10 @@ impl FenceQueue {
         Ok(id)
     }
 
-    /// The partition became quorate or lost quorum.
+    /// The partition became quorate or lost quorum (or the membership layer says it again).
     pub fn handle_quorum(&mut self, now: BootTime, quorate: bool) {
         self.quorate = quorate;
+        self.quorate_until = self.cfg.quorum_ttl.filter(|_| quorate).map(|ttl| now + ttl);
         self.startup_fencing(now);
         self.advance(now);
     }
@@ -602,16 +627,44 @@ impl FenceQueue {
         self.advance(now);
     }
 
-    /// Cancels an operation now, or at its next step if a device is being called.
+    /// Cancels an operation now, or at its next step if a device is being called. A call
+    /// the driver has not taken yet ([`FenceQueue::poll_action`]) is not being called: it
+    /// is taken back and the operation cancelled at once.
     fn cancel_or_mark(&mut self, id: OpId, now: BootTime, why: &str) {
         let Some(op) = self.ops.get_mut(&id) else {
             return;
         };
-        if matches!(op.state, OpState::RunningLevel { call: Some(_), .. }) {
-            op.cancel_at_step = Some(why.to_string());
-        } else {
-            self.finish(id, now, Outcome::Cancelled(why.to_string()));
+        if let OpState::RunningLevel {
+            call: Some(call), ..
+        } = op.state
+        {
+            let queued = self
+                .actions
+                .iter()
+                .position(|a| matches!(a, Action::Run(c) if c.call == call));
+            match queued {
+                Some(pos) => {
+                    self.actions.remove(pos);
+                    if let Some((_, device, ..)) = self.calls.remove(&call) {
+                        self.busy.remove(&device);
+                    }
+                }
+                None => {
+                    op.cancel_at_step = Some(why.to_string());
+                    return;
+                }
+            }
         }
+        self.finish(id, now, Outcome::Cancelled(why.to_string()));
+    }
+
+    /// The driver saw that fenced did not run for a while (stopped, starved, suspended):
+    /// what queued up meanwhile (a victim's rejoin, a withdrawal) may not have been told
+    /// yet, so no cluster fence call starts for `grace` (calls of operations already past
+    /// that point, and administrator requests, are not held).
+    pub fn handle_stall(&mut self, now: BootTime, grace: Duration) {
+        self.hold_until = Some(now + grace);
+        self.advance(now);
     }
 
     /// Time passed.
@@ -746,6 +799,15 @@ impl FenceQueue {
 
     /// Moves every operation as far as it can go now.
     fn advance(&mut self, now: BootTime) {
+        if self.hold_until.is_some_and(|t| t <= now) {
+            self.hold_until = None;
+        }
+        if self.quorate_until.is_some_and(|t| t <= now) {
+            self.quorate_until = None;
+            self.quorate = false;
+            self.actions
+                .push_back(Action::Event(QueueEvent::QuorumExpired));
+        }
         let ids: Vec<OpId> = self.ops.keys().copied().collect();
         for id in ids {
             let levels = match self.ops.get(&id) {
@@ -798,8 +860,16 @@ impl FenceQueue {
                     }
                 }
             }
+            if needs_quorum && self.held_at(now) {
+                // Just back from a stall: the membership layer first tells of rejoins.
+                continue;
+            }
             self.dispatch(id, &levels, now);
         }
+    }
+
+    fn held_at(&self, now: BootTime) -> bool {
+        self.hold_until.is_some_and(|t| now < t)
     }
 
     /// Issues the next device call of an operation standing in a level, if its device is

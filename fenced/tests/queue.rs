@@ -186,8 +186,12 @@ impl World {
     }
 }
 
+/// The queue as these tests drive it: quorum is told once and holds (its expiry has a
+/// test of its own).
 fn cfg() -> QueueConfig {
-    QueueConfig::new(topology(), 7)
+    let mut c = QueueConfig::new(topology(), 7);
+    c.quorum_ttl = None;
+    c
 }
 
 fn cluster() -> Origin {
@@ -382,7 +386,8 @@ fn delays_apply_to_cluster_requests_only() {
 #[test]
 fn random_delays_differ_between_seeds_and_repeat_for_the_same_seed() {
     let delay_for = |seed| {
-        let mut c = QueueConfig::new(topology(), seed);
+        let mut c = cfg();
+        c.rng_seed = seed;
         c.random_delay_max = Duration::from_secs(10);
         let mut w = World::new(c, &[("ipmi1", Behaviour::Works)]);
         let start = w.now;
@@ -488,6 +493,84 @@ fn a_withdrawn_request_is_cancelled_unless_another_requester_still_asks() {
     w.run(Duration::from_secs(30));
     assert!(w.calls.is_empty());
     assert!(matches!(w.finished[0].outcome, Outcome::Cancelled(_)));
+}
+
+#[test]
+fn a_withdrawal_read_before_the_driver_took_the_call_means_no_call() {
+    let mut w = World::new(cfg(), &[("ipmi2", Behaviour::Works)]);
+    let now = w.now;
+    // web1 has no static delay: its first level is called at once.
+    w.queue
+        .handle_request(now, node("web1"), FenceAction::Off, cluster())
+        .expect("accepted");
+    // The driver reads the queued withdrawal before it carries out the call.
+    w.queue.handle_withdraw(now, node("web1"), &cluster());
+    w.drain();
+    w.run(Duration::from_secs(30));
+    assert!(w.calls.is_empty(), "{:?}", w.calls);
+    assert!(matches!(w.finished[0].outcome, Outcome::Cancelled(_)));
+}
+
+#[test]
+fn after_a_stall_cluster_calls_wait_for_rejoins_to_be_told() {
+    let mut w = World::new(
+        cfg(),
+        &[
+            ("ipmi1", Behaviour::FailsTimes(1)),
+            ("pduA", Behaviour::Works),
+            ("pduB", Behaviour::Works),
+        ],
+    );
+    w.request("web1", FenceAction::Off, cluster())
+        .expect("accepted");
+    assert_eq!(w.calls.len(), 1);
+    // fenced stalls; the failed call's result and the victim's rejoin wait in its queue.
+    w.queue.handle_stall(w.now, Duration::from_secs(2));
+    w.run(Duration::from_millis(500));
+    assert_eq!(w.calls.len(), 1, "the retry waits: {:?}", w.calls);
+    w.queue.handle_rejoin(w.now, node("web1"));
+    w.drain();
+    w.run(Duration::from_secs(30));
+    assert_eq!(w.calls.len(), 1, "no call after the rejoin");
+    assert!(matches!(w.finished[0].outcome, Outcome::Cancelled(_)));
+}
+
+#[test]
+fn a_stall_delays_a_cluster_call_but_not_for_ever() {
+    let mut w = World::new(cfg(), &[("ipmi1", Behaviour::Works)]);
+    w.queue.handle_stall(w.now, Duration::from_secs(2));
+    w.request("web1", FenceAction::Off, cluster())
+        .expect("accepted");
+    assert!(w.calls.is_empty());
+    let wake = w
+        .queue
+        .poll_timeout()
+        .expect("a timer for the end of the hold");
+    assert!(wake > w.now);
+    w.run(Duration::from_secs(3));
+    assert_eq!(w.calls.len(), 1);
+    assert_eq!(w.finished[0].outcome, Outcome::Fenced);
+}
+
+#[test]
+fn quorum_not_confirmed_again_expires_and_cluster_fencing_waits() {
+    let mut c = cfg();
+    c.quorum_ttl = Some(Duration::from_secs(15));
+    let mut w = World::new(c, &[("ipmi1", Behaviour::Works)]);
+    // Told quorate at the start; 20 s later nobody has said it again.
+    w.run(Duration::from_secs(20));
+    w.request("web1", FenceAction::Off, cluster())
+        .expect("accepted");
+    assert!(!w.queue.is_quorate());
+    w.run(Duration::from_secs(5));
+    assert!(
+        w.calls.is_empty(),
+        "no cluster fence without a fresh quorum"
+    );
+    w.queue.handle_quorum(w.now, true);
+    w.drain();
+    w.run(Duration::from_secs(5));
+    assert_eq!(w.calls.len(), 1);
 }
 
 #[test]
@@ -600,7 +683,8 @@ fn random_schedules_keep_the_queue_invariants() {
         .unwrap_or(2000);
     for seed in 0..seeds {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-        let mut c = QueueConfig::new(topology(), seed);
+        let mut c = cfg();
+        c.rng_seed = seed;
         c.random_delay_max = Duration::from_secs(rng.random_range(0..3));
         c.post_fail_delay = Duration::from_secs(rng.random_range(0..2));
         let behaviours = [

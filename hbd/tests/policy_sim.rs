@@ -390,7 +390,7 @@ impl World {
                     },
                 );
             }
-            Action::Monitor(_) => {}
+            Action::Monitor(_) | Action::Probe(_) => {}
             Action::RequestFence(n) => {
                 if !self.nodes[i].quorate {
                     self.fail(format!(

@@ -38,7 +38,7 @@ use crate::wire::{self, EncodeOptions, Format};
 
 pub use options::{Options, SelfFence};
 use server::Shared;
-use workers::ToFenced;
+use workers::{FencedNotifier, ToFenced};
 
 /// Something for the loop to handle.
 pub enum Ev {
@@ -48,8 +48,8 @@ pub enum Ev {
     Group(GroupId, GroupOp, GroupResult),
     /// fenced answered a fence request.
     Fenced(FenceTicket, FenceReply),
-    /// qdiskd's status.
-    Qdisk(QdiskReport),
+    /// qdiskd's status, and when it was asked for.
+    Qdisk(QdiskReport, Time),
     /// A ping node answered.
     PingReply(NodeName),
     /// An API command, with where to answer.
@@ -212,6 +212,12 @@ pub fn run(opts: Options, cfg: Config) -> Result<(), DaemonError> {
     driver.carry_out();
     driver.publish();
     driver.run(&rx);
+    // fenced must hear that this node no longer vouches for quorum.
+    if let Some(f) = driver.fenced.take() {
+        if !f.close(LINK_DRAIN) {
+            tracing::warn!("fenced was not told everything within {LINK_DRAIN:?}");
+        }
+    }
     // The leave announcement (or last heartbeats) must still reach the peers.
     for link in std::mem::take(&mut driver.links) {
         let name = link.name().to_string();
@@ -270,7 +276,7 @@ struct Driver {
     nodes: Vec<NodeName>,
     tx: Sender<Ev>,
     groups_tx: Sender<(GroupId, GroupOp)>,
-    fenced: Option<Sender<ToFenced>>,
+    fenced: Option<FencedNotifier>,
     shared: Arc<Shared>,
     armed: options::Armed,
     auth_failures: u64,
@@ -316,7 +322,7 @@ impl Driver {
             },
             Ev::Group(group, op, result) => node::Input::Group { group, op, result },
             Ev::Fenced(ticket, reply) => node::Input::FenceReply { ticket, reply },
-            Ev::Qdisk(report) => node::Input::Qdisk(report),
+            Ev::Qdisk(report, asked_at) => node::Input::Qdisk { report, asked_at },
             Ev::PingReply(name) => node::Input::PingReply(name),
             Ev::Command(kind, reply) => {
                 let (answer, cmd) = command(kind);
@@ -385,12 +391,12 @@ impl Driver {
                 }
                 node::Action::WithdrawFence { node } => {
                     if let Some(f) = &self.fenced {
-                        let _ = f.send(ToFenced::Withdraw(node.to_string()));
+                        f.send(ToFenced::Withdraw(node.to_string()));
                     }
                 }
                 node::Action::TellFenced(n) => {
                     if let Some(f) = &self.fenced {
-                        let _ = f.send(ToFenced::Notice(n));
+                        f.send(ToFenced::Notice(n));
                     }
                 }
                 node::Action::SelfFence(reason) => options::fire(&self.armed, &reason),

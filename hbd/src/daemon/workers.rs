@@ -40,10 +40,15 @@ pub fn group_worker(
                         tracing::info!("Releasing resource group {}", group.key);
                         GroupResult::Done(agents.stop_group(&group.resources).outcome)
                     }
-                    GroupOp::Monitor => GroupResult::Status(agents.monitor_group(&group.resources)),
+                    GroupOp::Monitor | GroupOp::Probe => {
+                        GroupResult::Status(agents.monitor_group(&group.resources))
+                    }
                 };
                 match &result {
                     GroupResult::Done(o) => tracing::info!("{op:?} of {}: {o:?}", group.key),
+                    GroupResult::Status(s) if op == GroupOp::Probe => {
+                        tracing::info!("probe of {}: {:?}", group.key, s.held())
+                    }
                     GroupResult::Status(s) if !s.not_running().is_empty() => tracing::error!(
                         "monitor of {}: resources {:?} not running",
                         group.key,
@@ -110,14 +115,36 @@ pub enum ToFenced {
 /// learns them.
 const FENCED_REFRESH: Duration = Duration::from_secs(5);
 
+/// The thread that talks to fenced for the node core.
+pub struct FencedNotifier {
+    tx: Sender<ToFenced>,
+    done: std::sync::mpsc::Receiver<()>,
+}
+
+impl FencedNotifier {
+    /// Queues something for fenced.
+    pub fn send(&self, what: ToFenced) {
+        let _ = self.tx.send(what);
+    }
+
+    /// Lets the thread send what is queued (the last word is that there is no quorum any
+    /// more), waiting at most `within`.
+    pub fn close(self, within: Duration) -> bool {
+        drop(self.tx);
+        self.done.recv_timeout(within).is_ok()
+    }
+}
+
 /// Starts the thread that tells fenced about quorum, membership, rejoins and withdrawals,
 /// in order (two quick quorum changes must never reach fenced reversed), and repeats the
-/// latest quorum and membership every few seconds. Returns where to send them.
-pub fn fenced_notifier(path: PathBuf, me: String) -> Sender<ToFenced> {
+/// latest quorum and membership every few seconds.
+pub fn fenced_notifier(path: PathBuf, me: String) -> FencedNotifier {
     let (tx, rx) = channel::<ToFenced>();
+    let (done_tx, done) = channel::<()>();
     let _ = std::thread::Builder::new()
         .name("hbd fenced notices".into())
         .spawn(move || {
+            let _done = DoneOnDrop(done_tx);
             let mut quorate: Option<bool> = None;
             let mut members: Option<Vec<String>> = None;
             loop {
@@ -165,7 +192,16 @@ pub fn fenced_notifier(path: PathBuf, me: String) -> Sender<ToFenced> {
                 }
             }
         });
-    tx
+    FencedNotifier { tx, done }
+}
+
+/// Signals the end of a thread however it ends.
+struct DoneOnDrop(Sender<()>);
+
+impl Drop for DoneOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.send(());
+    }
 }
 
 /// Asks qdiskd for its status every 250 ms and reports every answer (the node core
@@ -174,6 +210,7 @@ pub fn poll_qdisk(path: PathBuf, tx: Sender<Ev>) {
     let _ = std::thread::Builder::new()
         .name("hbd qdisk".into())
         .spawn(move || loop {
+            let asked_at = super::now();
             let report = qdisk::client::QdiskClient::connect(&path)
                 .and_then(|mut c| c.status())
                 .map_or(QdiskReport::Unreachable, |s| {
@@ -182,7 +219,7 @@ pub fn poll_qdisk(path: PathBuf, tx: Sender<Ev>) {
                         held: s.votes_held,
                     })
                 });
-            if tx.send(Ev::Qdisk(report)).is_err() {
+            if tx.send(Ev::Qdisk(report, asked_at)).is_err() {
                 return;
             }
             std::thread::sleep(Duration::from_millis(250));

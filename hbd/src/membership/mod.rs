@@ -523,9 +523,11 @@ impl Membership {
         {
             self.comm_up = true;
             self.event(Event::CommUp);
-            // The deadtime now applies instead of initdead: some peers may be overdue.
+            // The deadtime now applies instead of initdead: some peers (and links) may be
+            // overdue.
             for idx in 0..self.peers.len() {
                 self.check_timeout(now, idx);
+                self.check_links(now, idx);
             }
             if self.state == LocalState::Up {
                 self.state = LocalState::Active;

@@ -29,25 +29,7 @@ impl Membership {
             if initdead_over && self.peers[idx].status == NodeStatus::Init {
                 self.mark_dead(idx, DeadReason::NeverHeard);
             }
-            let timeout = self.timeout_of(&self.peers[idx]);
-            let peer = &mut self.peers[idx];
-            let mut dead_links = Vec::new();
-            for (i, l) in peer.links.iter_mut().enumerate() {
-                if judging
-                    && l.status == LinkStatus::Up
-                    && l.last.is_some_and(|t| now.since(t) > timeout)
-                {
-                    l.status = LinkStatus::Dead;
-                    dead_links.push(i);
-                }
-            }
-            for i in dead_links {
-                let node = self.peers[idx].name.clone();
-                self.event(Event::LinkDead {
-                    node,
-                    link: super::LinkId(i as u16),
-                });
-            }
+            self.check_links(now, idx);
             if self.peers[idx].is_alive() {
                 let every = self.cfg.max_rexmit_delay;
                 let mut due = std::mem::take(&mut self.scratch);
@@ -130,6 +112,30 @@ impl Membership {
 }
 
 impl Membership {
+    /// Marks dead every link of peer `idx` silent past its timeout (not during a stall's
+    /// grace).
+    pub(super) fn check_links(&mut self, now: Time, idx: usize) {
+        if !self.may_judge(now) {
+            return;
+        }
+        let timeout = self.timeout_of(&self.peers[idx]);
+        let peer = &mut self.peers[idx];
+        let mut dead_links = Vec::new();
+        for (i, l) in peer.links.iter_mut().enumerate() {
+            if l.status == LinkStatus::Up && l.last.is_some_and(|t| now.since(t) > timeout) {
+                l.status = LinkStatus::Dead;
+                dead_links.push(i);
+            }
+        }
+        for i in dead_links {
+            let node = self.peers[idx].name.clone();
+            self.event(Event::LinkDead {
+                node,
+                link: super::LinkId(i as u16),
+            });
+        }
+    }
+
     /// Whether deaths may be judged at `now` (not within a stall's grace).
     pub(super) fn may_judge(&self, now: Time) -> bool {
         self.judge_after.is_none_or(|t| now >= t)

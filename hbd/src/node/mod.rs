@@ -55,6 +55,8 @@ pub enum GroupOp {
     Stop,
     /// Check every resource.
     Monitor,
+    /// Check every resource at start: does anything of the group still run here?
+    Probe,
 }
 
 /// What an operation found, as the agent runner reports it.
@@ -117,7 +119,13 @@ pub enum Input {
         reply: FenceReply,
     },
     /// qdiskd's latest status (or that it could not be reached).
-    Qdisk(QdiskReport),
+    Qdisk {
+        /// The answer.
+        report: QdiskReport,
+        /// When it was asked for: a report is good for the vote TTL from then, so an
+        /// answer that waited (this process was stalled) is not taken as fresh.
+        asked_at: Time,
+    },
     /// A ping node answered.
     PingReply(NodeName),
     /// An administrator's command on this node (`hbctl standby|takeover`).
@@ -276,9 +284,9 @@ impl NodeCore {
             Input::Packet { link, msg } => self.on_packet(now, link, msg),
             Input::Group { group, op, result } => self.on_group(now, group, op, result),
             Input::FenceReply { ticket, reply } => self.on_fence_reply(now, ticket, reply),
-            Input::Qdisk(report) => {
+            Input::Qdisk { report, asked_at } => {
                 if let Some(v) = &mut self.votes {
-                    let votes = v.report(now, report);
+                    let votes = v.report(now, asked_at, report);
                     self.membership.on_qdisk(now, votes);
                 }
             }
@@ -458,6 +466,23 @@ impl NodeCore {
             }
             (GroupOp::Monitor, GroupResult::Status(s)) if s.not_running().is_empty() => return,
             (GroupOp::Monitor, _) => policy::Input::MonitorFailed(g),
+            (GroupOp::Probe, result) => {
+                // Anything but "every resource stopped" is held: it is then stopped where
+                // it must not run, and a stop that fails fences.
+                let running = !matches!(
+                    result,
+                    GroupResult::Status(ref s) if s.held() == crate::agents::Held::None
+                );
+                if running {
+                    tracing::warn!(
+                        "probe: resource group {} runs here (or could not tell): reported as held",
+                        g.0
+                    );
+                }
+                self.group_state
+                    .insert(g, if running { "running" } else { "stopped" });
+                policy::Input::Probed { group: g, running }
+            }
         };
         self.policy.handle(now.0, input);
     }
@@ -478,22 +503,32 @@ impl NodeCore {
 
     // ----- the cores' actions --------------------------------------------------------
 
-    /// Drains both cores until neither has anything left to do.
+    /// Drains both cores until neither has anything left to do. The policy's actions are
+    /// carried out after every membership action, so they follow the view they were decided
+    /// on: a fence asked for on a death is seen before the rejoin that withdraws it.
     fn drain(&mut self, now: Time) {
         loop {
             let mut busy = false;
             while let Some(a) = self.membership.poll_action() {
                 busy = true;
                 self.membership_action(now, a);
+                self.drain_policy(now);
             }
-            while let Some(a) = self.policy.poll_action() {
-                busy = true;
-                self.policy_action(now, a);
-            }
+            busy |= self.drain_policy(now);
             if !busy {
                 return;
             }
         }
+    }
+
+    /// Carries out the policy's actions; whether there were any.
+    fn drain_policy(&mut self, now: Time) -> bool {
+        let mut any = false;
+        while let Some(a) = self.policy.poll_action() {
+            any = true;
+            self.policy_action(now, a);
+        }
+        any
     }
 
     fn send(&mut self, body: Body, seq: u64, dest: Option<NodeName>) {
@@ -614,12 +649,19 @@ impl NodeCore {
                 }
             }
             Event::NodeUp { node } | Event::NodeActive { node } => {
+                // The view with the node first, so the policy never asks afresh for the
+                // fence it is about to withdraw.
+                self.view_changed(now);
                 if let Some(id) = self.node_id(&node) {
                     self.rejoined(now, id, &node);
                 }
-                self.view_changed(now);
             }
             Event::ReplayRejected { .. } => self.replays += 1,
+            Event::HeartbeatRestart { node, .. } => {
+                if let Some(id) = self.node_id(&node) {
+                    self.policy.handle(now.0, policy::Input::PeerRestarted(id));
+                }
+            }
             Event::QuorumChanged(q) => {
                 if !self.left {
                     self.actions
@@ -693,8 +735,25 @@ impl NodeCore {
                 self.actions.push_back(Action::Group(g, GroupOp::Stop));
             }
             A::Monitor(g) => self.actions.push_back(Action::Group(g, GroupOp::Monitor)),
+            A::Probe(g) => {
+                self.group_state.insert(g, "probing");
+                self.actions.push_back(Action::Group(g, GroupOp::Probe));
+            }
             A::RequestFence(id) => {
                 let node = self.name_of(id);
+                if self.members().contains(id) {
+                    // Never ask to fence a node this node sees as a member; the policy
+                    // asks again after its retry interval if it still must.
+                    tracing::warn!("{node} is a member: no fence asked for");
+                    self.policy.handle(
+                        now.0,
+                        policy::Input::FenceDone {
+                            node: id,
+                            ok: false,
+                        },
+                    );
+                    return;
+                }
                 match &mut self.fencing {
                     Some(f) => {
                         let ticket = f.request(now, id);
@@ -721,6 +780,10 @@ impl NodeCore {
                     .push_back(Action::SelfFence(format!("{reason:?}")));
             }
             A::ShutdownComplete => {
+                // Without hbd fenced has no quorum: it must not fence for a partition it no
+                // longer hears of.
+                self.actions
+                    .push_back(Action::TellFenced(FencedNotice::Quorum(false)));
                 self.membership.leave(now);
                 while let Some(a) = self.membership.poll_action() {
                     self.membership_action(now, a);

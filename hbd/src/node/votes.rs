@@ -38,13 +38,18 @@ impl VoteFreshness {
         }
     }
 
-    /// A report at `now`: what the membership core must be told.
-    pub(crate) fn report(&mut self, now: Time, r: QdiskReport) -> QdiskVotes {
+    /// A report asked for at `asked_at`, handed over at `now`: what the membership core
+    /// must be told. Held votes are good for the TTL from when they were asked for.
+    pub(crate) fn report(&mut self, now: Time, asked_at: Time, r: QdiskReport) -> QdiskVotes {
         match r {
             QdiskReport::Votes(v) => {
                 self.votes = v.votes;
-                self.held_until = v.held.then_some(now + self.ttl);
-                v
+                let until = asked_at + self.ttl;
+                self.held_until = (v.held && until > now).then_some(until);
+                QdiskVotes {
+                    votes: v.votes,
+                    held: self.held_until.is_some(),
+                }
             }
             QdiskReport::Unreachable => {
                 self.held_until = None;
@@ -92,9 +97,13 @@ mod tests {
             votes: 1,
             held: true,
         };
-        assert_eq!(f.report(Time::ZERO, QdiskReport::Votes(held)), held);
+        assert_eq!(
+            f.report(Time::ZERO, Time::ZERO, QdiskReport::Votes(held)),
+            held
+        );
         assert_eq!(f.expire(Time::from_millis(1999)), None);
-        f.report(Time::from_millis(1500), QdiskReport::Votes(held));
+        let t = Time::from_millis(1500);
+        f.report(t, t, QdiskReport::Votes(held));
         assert_eq!(f.expire(Time::from_millis(3000)), None);
         assert_eq!(
             f.expire(Time::from_millis(3500)),
@@ -107,9 +116,34 @@ mod tests {
     }
 
     #[test]
+    fn an_answer_that_waited_past_the_ttl_is_not_taken_as_fresh() {
+        let mut f = VoteFreshness::new(1, Duration::from_secs(2));
+        let held = QdiskVotes {
+            votes: 1,
+            held: true,
+        };
+        // Asked at 0, handed over at 5 s (the process was stopped in between).
+        let v = f.report(
+            Time::from_millis(5000),
+            Time::ZERO,
+            QdiskReport::Votes(held),
+        );
+        assert!(!v.held);
+        assert_eq!(f.deadline(), None);
+        // Asked at 4 s, handed over at 5 s: good until 6 s.
+        let v = f.report(
+            Time::from_millis(5000),
+            Time::from_millis(4000),
+            QdiskReport::Votes(held),
+        );
+        assert!(v.held);
+        assert_eq!(f.deadline(), Some(Time::from_millis(6000)));
+    }
+
+    #[test]
     fn an_unreachable_qdiskd_keeps_the_votes_but_not_the_hold() {
         let mut f = VoteFreshness::new(3, Duration::from_secs(2));
-        let v = f.report(Time::ZERO, QdiskReport::Unreachable);
+        let v = f.report(Time::ZERO, Time::ZERO, QdiskReport::Unreachable);
         assert_eq!(
             v,
             QdiskVotes {

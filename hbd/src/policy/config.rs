@@ -44,6 +44,12 @@ pub struct PolicyConfig {
     pub fence_retry: Duration,
     /// Monitoring; `None` is heartbeat v1's behaviour (no monitoring).
     pub monitor: Option<MonitorConfig>,
+    /// Probe every group at start ([`super::Action::Probe`]) and report nothing, take part
+    /// in no placement and start nothing until every probe answered: a restarted daemon
+    /// finds what still runs (as Pacemaker probes). On in the daemon
+    /// ([`PolicyConfig::from_config`]); off in [`PolicyConfig::new`], for tests of a fresh
+    /// node.
+    pub probe: bool,
 }
 
 /// Why a [`PolicyConfig`] cannot be built.
@@ -73,7 +79,7 @@ pub enum PolicyConfigError {
 
 impl PolicyConfig {
     /// Builds the configuration from `ha.cf` and `haresources`, with heartbeat's defaults:
-    /// resend every keepalive, fence retry every 5 s, no monitoring.
+    /// resend every keepalive, fence retry every 5 s, no monitoring; groups probed at start.
     pub fn from_config(
         hacf: &HaCf,
         resources: &Resources,
@@ -89,6 +95,7 @@ impl PolicyConfig {
         let mut cfg = Self::new(local, nodes, &groups, incarnation)?;
         cfg.auto_failback = hacf.auto_failback;
         cfg.resend_interval = hacf.keepalive;
+        cfg.probe = true;
         Ok(cfg)
     }
 
@@ -137,6 +144,7 @@ impl PolicyConfig {
             resend_interval: Duration::from_secs(1),
             fence_retry: Duration::from_secs(5),
             monitor: None,
+            probe: false,
         })
     }
 

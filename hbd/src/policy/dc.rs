@@ -57,6 +57,11 @@ impl Coordinator {
         }
     }
 
+    /// The next plan starts a new round (a member restarted).
+    pub(crate) fn force_new_round(&mut self) {
+        self.view = NodeSet::EMPTY;
+    }
+
     fn placement(&self) -> Placement {
         Placement {
             stamp: self.current,

@@ -40,6 +40,7 @@ impl Policy {
         let l = &self.local[g];
         self.quorate
             && self.follow.is_some()
+            && !self.probing()
             && !self.leaving
             && self.done.is_none()
             && l.assigned
@@ -71,6 +72,73 @@ impl Policy {
             GroupState::Starting => self.local[g].then_stop = true,
             GroupState::Stopping => self.local[g].restart = false,
             GroupState::Stopped => {}
+        }
+    }
+
+    /// Whether start-up probes are still out.
+    pub(crate) fn probing(&self) -> bool {
+        self.unprobed.iter().any(|w| *w)
+    }
+
+    /// A start-up probe answered. A group found running is held (and reported so) until
+    /// the node knows where it stands: its DC's placement keeps or stops it, and without a
+    /// DC once communication is up it is stopped.
+    pub(crate) fn on_probed(&mut self, g: GroupId, running: bool) {
+        let g = g.index();
+        if !self.unprobed.get(g).copied().unwrap_or(false) {
+            return;
+        }
+        self.unprobed[g] = false;
+        if running && self.local[g].state == GroupState::Stopped {
+            self.local[g].state = GroupState::Running;
+            self.local[g].next_monitor = self.cfg.monitor.map(|m| self.now + m.interval);
+        }
+        self.report_dirty = true;
+        if self.leaving {
+            // Shutting down: what the probe found is stopped before the node leaves.
+            self.local[g].assigned = false;
+            self.release(g);
+        }
+        if self.probing() {
+            return;
+        }
+        self.release_without_dc();
+        for g in 0..self.local.len() {
+            let l = &self.local[g];
+            if l.assigned && l.state == GroupState::Stopped && self.can_start(g) {
+                self.start(g);
+            } else if !l.assigned
+                && self
+                    .placement
+                    .as_ref()
+                    .is_some_and(|(from, _)| self.follow == Some(*from))
+            {
+                // The DC this node follows already placed it elsewhere (or nowhere).
+                self.release(g);
+            }
+        }
+    }
+
+    /// Once communication is up, a node without a DC (no quorum) holds nothing.
+    pub(crate) fn release_without_dc(&mut self) {
+        if self.comm_up && self.follow.is_none() && !self.probing() {
+            for g in 0..self.local.len() {
+                self.local[g].assigned = false;
+                self.release(g);
+            }
+        }
+    }
+
+    /// A peer restarted: its old reports are void; as DC, a new round waits for its new one.
+    pub(crate) fn on_peer_restarted(&mut self, n: NodeId) {
+        if n == self.me() {
+            return;
+        }
+        if let Some(p) = self.peers.get_mut(n.index()) {
+            p.report = None;
+        }
+        if let Some(dc) = self.dc.as_mut() {
+            dc.force_new_round();
         }
     }
 
@@ -257,6 +325,7 @@ impl Policy {
     pub(crate) fn check_shutdown_complete(&mut self) {
         if self.leaving
             && self.done.is_none()
+            && !self.probing()
             && self.local.iter().all(|l| l.state == GroupState::Stopped)
         {
             if self.report_dirty {

@@ -89,6 +89,17 @@ pub enum Input {
     /// The request to fence this node was withdrawn (the node rejoined): no answer will
     /// come; if it goes again it is asked for afresh.
     FenceWithdrawn(NodeId),
+    /// What the start-up probe found: whether any part of the group runs here (an unclear
+    /// status counts as running: it is then stopped, and a failed stop fences).
+    Probed {
+        /// The group.
+        group: GroupId,
+        /// Whether it (or part of it) runs.
+        running: bool,
+    },
+    /// A peer's daemon restarted (a new incarnation) without being declared dead: what it
+    /// reported before is void; its probe report decides.
+    PeerRestarted(NodeId),
     /// A group started here.
     Started(GroupId),
     /// A group failed to start here.
@@ -149,6 +160,8 @@ pub enum Action {
     Stop(GroupId),
     /// Run the group's monitor now; answer `MonitorFailed` if it fails (nothing otherwise).
     Monitor(GroupId),
+    /// Find out whether the group runs here (at start); answer `Probed`.
+    Probe(GroupId),
     /// Ask fenced to fence a node; answer `FenceDone`.
     RequestFence(NodeId),
     /// Fence this node now (reboot). The policy does nothing more afterwards.
@@ -211,6 +224,8 @@ pub struct Policy {
     /// Announcement counter when this node is DC.
     pub(crate) stamp_seq: u64,
     pub(crate) dc: Option<Coordinator>,
+    /// Groups whose start-up probe has not answered yet.
+    pub(crate) unprobed: Vec<bool>,
 }
 
 impl Policy {
@@ -231,7 +246,7 @@ impl Policy {
         if let Some(p) = peers.get_mut(cfg.me.index()) {
             p.health = NodeHealth::Member;
         }
-        Policy {
+        let mut policy = Policy {
             now,
             actions: VecDeque::new(),
             loopback: VecDeque::new(),
@@ -249,8 +264,15 @@ impl Policy {
             next_resend: now,
             stamp_seq: 0,
             dc: None,
+            unprobed: vec![cfg.probe; g],
             cfg,
+        };
+        for (i, waiting) in policy.unprobed.iter().enumerate() {
+            if *waiting {
+                policy.actions.push_back(Action::Probe(GroupId(i as u16)));
+            }
         }
+        policy
     }
 
     /// The configuration.
@@ -273,7 +295,10 @@ impl Policy {
             Input::CommUp => {
                 self.comm_up = true;
                 self.report_dirty = true;
+                self.release_without_dc();
             }
+            Input::Probed { group, running } => self.on_probed(group, running),
+            Input::PeerRestarted(n) => self.on_peer_restarted(n),
             Input::NodeLeft(n) => self.on_node_left(n),
             Input::FenceDone { node, ok } => self.on_fence_done(node, ok),
             Input::FenceWithdrawn(node) => {
@@ -485,7 +510,7 @@ impl Policy {
                 self.on_message(me, msg);
                 progressed = true;
             }
-            if self.report_dirty {
+            if self.report_dirty && !self.probing() {
                 self.send_report();
                 progressed = true;
             }

@@ -117,7 +117,7 @@ impl Cluster {
                         Action::RequestFence(n) => self.fences.push((i, n)),
                         Action::SelfFence(r) => self.self_fenced.push((i, r)),
                         Action::ShutdownComplete => self.shutdown.push(i),
-                        Action::Monitor(_) => {}
+                        Action::Monitor(_) | Action::Probe(_) => {}
                         op => self.ops.push((i, op)),
                     }
                 }
