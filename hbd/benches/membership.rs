@@ -59,6 +59,7 @@ fn packets(round: u64, cluster: bool) -> Vec<(LinkId, Incoming)> {
             IncomingKind::Status {
                 state: PeerState::Active,
                 deadtime: Some(Duration::from_secs(10)),
+                hears: None,
             }
         };
         let pkt = Incoming {

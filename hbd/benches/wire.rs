@@ -24,6 +24,7 @@ fn status() -> Message {
         status: NodeStatus::Active,
         deadtime: Some(Duration::from_secs(8)),
         protocol: Some(proto::PROTOCOL_VERSION),
+        hears: None,
     });
     let origin = Origin {
         node: "web2".into(),

@@ -53,6 +53,8 @@ pub mod field {
     pub const DEADTIME: &str = "dt";
     /// Protocol version, decimal.
     pub const PROTOCOL: &str = "protocol";
+    /// *Ours:* the nodes the sender hears, space separated (heartbeat ignores it).
+    pub const HEARS: &str = "hears";
     /// First sequence number of a retransmission request (decimal) or NAK (hex).
     pub const FIRST_SEQ: &str = "firstseq";
     /// Last sequence number of a retransmission request, decimal.
@@ -147,6 +149,8 @@ pub struct Status {
     pub deadtime: Option<Duration>,
     /// `protocol`: absent from pre-2.0 peers (which disables flow control).
     pub protocol: Option<u32>,
+    /// `hears` (*ours*): the nodes the sender hears; absent from heartbeat's statuses.
+    pub hears: Option<Vec<String>>,
 }
 
 /// `t=NS_rexmit`: please resend `first_seq..=last_seq` (decimal on the wire).
@@ -249,6 +253,9 @@ impl Body {
                 }
                 if let Some(p) = s.protocol {
                     m.add(field::PROTOCOL, p.to_string());
+                }
+                if let Some(h) = &s.hears {
+                    m.add(field::HEARS, h.join(" "));
                 }
             }
             Body::Shutdone => {
@@ -456,10 +463,14 @@ pub fn parse(m: &Message) -> Result<Incoming, ProtoError> {
                 ),
                 None => None,
             };
+            let hears = m
+                .get_str(field::HEARS)
+                .map(|h| h.split_whitespace().map(str::to_owned).collect());
             Body::Status(Status {
                 status,
                 deadtime,
                 protocol,
+                hears,
             })
         }
         msg_type::SHUTDONE => match m.get_str(field::STATUS) {
@@ -555,6 +566,7 @@ mod tests {
             status: NodeStatus::Active,
             deadtime: Some(Duration::from_secs(8)),
             protocol: Some(PROTOCOL_VERSION),
+            hears: None,
         });
         let m = build(&st, &origin(), None, &stamp());
         assert_eq!(

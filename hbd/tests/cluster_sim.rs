@@ -242,3 +242,29 @@ fn regression_seeds_stay_clean() {
         assert!(w.ok(), "{}", w.report());
     }
 }
+
+/// Hole d: a one-way cut (the coordinator's heartbeats no longer reach the other node) in a
+/// two-node `master_wins` cluster must resolve to one winner that serves, whichever node
+/// holds the group, and with more nodes too.
+#[test]
+fn hole_d_a_one_way_cut_resolves_to_one_winner_that_serves() {
+    for (nodes, holder) in [(2, 0), (2, 1), (3, 0), (3, 2)] {
+        for (from, to) in [(0, 1), (1, 0)] {
+            let mut p = Params::quiet(nodes);
+            p.preferred = vec![holder];
+            let mut w = World::new(5, p);
+            w.run_until(secs(5));
+            assert_eq!(w.holders_of(0), vec![holder], "{}", w.report());
+            w.cut_one_way(from, to);
+            w.run_until(secs(30));
+            assert!(w.ok(), "{}", w.report());
+            let h = w.holders_of(0);
+            assert_eq!(
+                h.len(),
+                1,
+                "{nodes} nodes, holder {holder}, cut {from}->{to}: the group must run once: {}",
+                w.report()
+            );
+        }
+    }
+}

@@ -294,6 +294,8 @@ fn start_sender(ns: &str, auth: Authenticator) -> Sender {
                         },
                         deadtime: Some(DEADTIME),
                         protocol: Some(proto::PROTOCOL_VERSION),
+                        // Our statuses say whom we hear; heartbeat must not mind.
+                        hears: Some(Vec::new()),
                     }),
                     None,
                 );

@@ -131,6 +131,8 @@ pub struct NodeView {
     pub deadtime: Duration,
     /// Its links, by [`LinkId`] (empty for ping nodes).
     pub links: Vec<LinkStatus>,
+    /// Whether it hears us (it lists us in its statuses); always true for ping nodes.
+    pub hears_us: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -394,6 +396,7 @@ impl Membership {
             uuid: p.uuid,
             deadtime: p.deadtime,
             links: p.links.iter().map(|l| l.status).collect(),
+            hears_us: p.hears_us,
         });
         let pings = self.pings.iter().map(|p| NodeView {
             name: p.name.clone(),
@@ -403,8 +406,18 @@ impl Membership {
             uuid: None,
             deadtime: self.cfg.deadping,
             links: Vec::new(),
+            hears_us: true,
         });
         normal.chain(pings)
+    }
+
+    /// The peers we hear (alive in our view), for the `hears` field of our statuses.
+    pub fn hearing(&self) -> Vec<NodeName> {
+        self.peers
+            .iter()
+            .filter(|p| p.is_alive())
+            .map(|p| p.name.clone())
+            .collect()
     }
 
     /// One node (not us).
@@ -505,7 +518,7 @@ impl Membership {
         let all = std::iter::once(&self.local).chain(self.peers.iter().map(|p| &p.name));
         let live = me
             .into_iter()
-            .chain(self.peers.iter().filter(|p| p.is_alive()).map(|p| &p.name));
+            .chain(self.peers.iter().filter(|p| p.is_member()).map(|p| &p.name));
         let pings_up = self
             .pings
             .iter()
@@ -527,6 +540,7 @@ impl Membership {
             // overdue.
             for idx in 0..self.peers.len() {
                 self.check_timeout(now, idx);
+                self.check_hears_us(now, idx);
                 self.check_links(now, idx);
             }
             if self.state == LocalState::Up {

@@ -47,6 +47,11 @@ pub struct Peer {
     pub ack_trigger: u64,
     /// Its links, indexed by [`super::LinkId`].
     pub links: Vec<Link>,
+    /// Last time it showed it hears us (a status listing us, or one that does not say),
+    /// or when it came alive.
+    pub heard_us_at: Option<Time>,
+    /// Whether it hears us (false once it has not listed us for its deadtime).
+    pub hears_us: bool,
 }
 
 impl Peer {
@@ -72,7 +77,14 @@ impl Peer {
                 };
                 links as usize
             ],
+            heard_us_at: None,
+            hears_us: true,
         }
+    }
+
+    /// Whether it is alive and hears us: a member of our partition.
+    pub fn is_member(&self) -> bool {
+        self.is_alive() && self.hears_us
     }
 
     /// Whether it is alive in our view.

@@ -117,8 +117,13 @@ impl Membership {
             return self.discard(handle);
         }
         match pkt.kind {
-            IncomingKind::Status { state, deadtime } if seq > self.peers[idx].last_status_seq => {
-                self.accept_status(now, idx, seq, state, deadtime);
+            IncomingKind::Status {
+                state,
+                deadtime,
+                hears,
+            } if seq > self.peers[idx].last_status_seq => {
+                let hears_us = hears.is_none_or(|h| h.contains(&self.local));
+                self.accept_status(now, idx, seq, state, deadtime, hears_us);
             }
             IncomingKind::Shutdone => self.mark_dead(idx, DeadReason::Left),
             IncomingKind::Cluster { handle } => {
@@ -272,6 +277,7 @@ impl Membership {
         seq: u64,
         state: PeerState,
         deadtime: Option<Duration>,
+        hears_us: bool,
     ) {
         let warntime = self.cfg.warntime;
         let default_dt = self.cfg.deadtime;
@@ -295,11 +301,41 @@ impl Membership {
                 });
             }
         }
+        let peer = &mut self.peers[idx];
+        if !was.is_alive() {
+            // Coming alive: it has its deadtime to show it hears us.
+            peer.heard_us_at = Some(now);
+            peer.hears_us = true;
+        } else if hears_us {
+            peer.heard_us_at = Some(now);
+            if !peer.hears_us {
+                peer.hears_us = true;
+                self.event(Event::HearingUsAgain { node: node.clone() });
+            }
+        }
         if !was.is_alive() {
             self.event(Event::NodeUp { node: node.clone() });
         }
         if now_status == NodeStatus::Active && was != NodeStatus::Active {
             self.event(Event::NodeActive { node });
+        }
+    }
+
+    /// Marks the alive peer at `idx` as not hearing us when it has not listed us for its
+    /// timeout (not during a stall's grace).
+    pub(super) fn check_hears_us(&mut self, now: Time, idx: usize) {
+        if !self.may_judge(now) {
+            return;
+        }
+        let timeout = self.timeout_of(&self.peers[idx]);
+        let peer = &mut self.peers[idx];
+        if peer.is_alive()
+            && peer.hears_us
+            && peer.heard_us_at.is_some_and(|t| now.since(t) > timeout)
+        {
+            peer.hears_us = false;
+            let node = peer.name.clone();
+            self.event(Event::NotHearingUs { node });
         }
     }
 

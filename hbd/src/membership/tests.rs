@@ -91,6 +91,7 @@ fn status(from: &str, generation: u64, seq: u64) -> Incoming {
         IncomingKind::Status {
             state: PeerState::Active,
             deadtime: Some(ms(4000)),
+            hears: None,
         },
     )
 }
@@ -214,6 +215,7 @@ fn a_peer_is_dead_after_its_advertised_deadtime_and_not_before() {
     s.kind = IncomingKind::Status {
         state: PeerState::Active,
         deadtime: Some(ms(3000)),
+        hears: None,
     };
     m.on_packet(at(1000), LinkId(0), s);
     drain(&mut m);
@@ -294,6 +296,7 @@ fn a_replayed_older_generation_is_rejected_and_changes_nothing() {
         IncomingKind::Status {
             state: PeerState::Active,
             deadtime: None,
+            hears: None,
         },
         IncomingKind::Shutdone,
         IncomingKind::Cluster {
@@ -788,4 +791,67 @@ fn out_of_range_links_and_missing_seqs_are_dropped() {
             handle: MsgHandle(3)
         }]
     );
+}
+
+fn status_hearing(from: &str, generation: u64, seq: u64, hears: &[&str]) -> Incoming {
+    pkt(
+        from,
+        generation,
+        seq,
+        IncomingKind::Status {
+            state: PeerState::Active,
+            deadtime: Some(ms(4000)),
+            hears: Some(hears.iter().map(|n| name(n)).collect()),
+        },
+    )
+}
+
+#[test]
+fn a_peer_that_stops_hearing_us_leaves_the_members_after_its_deadtime() {
+    let mut m = core(&["b"]);
+    m.on_packet(at(10), LinkId(0), status_hearing("b", 5, 1, &[]));
+    drain(&mut m);
+    // b just started: it has its deadtime to list us.
+    run_to(&mut m, 1000);
+    m.on_packet(at(1000), LinkId(0), status_hearing("b", 5, 2, &["a"]));
+    assert!(m.quorum().quorate);
+    // From now on b hears nobody (our packets no longer reach it); we still hear it.
+    for i in 2..6u64 {
+        run_to(&mut m, i * 1000);
+        m.on_packet(at(i * 1000), LinkId(0), status_hearing("b", 5, 1 + i, &[]));
+    }
+    let a = drain(&mut m);
+    assert!(!has(&a, &Event::NotHearingUs { node: name("b") }));
+    run_to(&mut m, 5001);
+    let a = drain(&mut m);
+    assert!(has(&a, &Event::NotHearingUs { node: name("b") }), "{a:?}");
+    assert_eq!(
+        m.status_of(&name("b")),
+        Some(NodeStatus::Active),
+        "still alive"
+    );
+    assert!(
+        !m.quorum().quorate,
+        "a peer that does not hear us brings no vote"
+    );
+    assert!(m.hearing().contains(&name("b")), "we still say we hear b");
+    m.on_packet(at(5100), LinkId(0), status_hearing("b", 5, 7, &["a"]));
+    assert!(has(
+        &drain(&mut m),
+        &Event::HearingUsAgain { node: name("b") }
+    ));
+    assert!(m.quorum().quorate);
+}
+
+#[test]
+fn a_peer_that_does_not_say_whom_it_hears_is_taken_to_hear_us() {
+    let mut m = with_b();
+    for i in 1..20u64 {
+        run_to(&mut m, i * 1000);
+        m.on_packet(at(i * 1000), LinkId(0), status("b", 5, 1 + i));
+    }
+    assert!(!drain(&mut m)
+        .iter()
+        .any(|a| matches!(a, Action::Event(Event::NotHearingUs { .. }))));
+    assert!(m.quorum().quorate);
 }

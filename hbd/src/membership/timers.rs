@@ -26,6 +26,7 @@ impl Membership {
         let initdead_over = judging && now.since(self.started) > self.cfg.initdead;
         for idx in 0..self.peers.len() {
             self.check_timeout(now, idx);
+            self.check_hears_us(now, idx);
             if initdead_over && self.peers[idx].status == NodeStatus::Init {
                 self.mark_dead(idx, DeadReason::NeverHeard);
             }
@@ -85,6 +86,9 @@ impl Membership {
             let timeout = self.timeout_of(p);
             if p.is_alive() {
                 if let Some(at) = p.last_status_at {
+                    consider(at + timeout + GRANULE);
+                }
+                if let (true, Some(at)) = (p.hears_us, p.heard_us_at) {
                     consider(at + timeout + GRANULE);
                 }
                 if let Some(t) = p.track.next_due() {

@@ -88,6 +88,9 @@ pub enum IncomingKind {
         /// `dt`: the deadtime the sender asks us to apply to it; `None` when absent
         /// (pre-2.x peers), then our own deadtime applies.
         deadtime: Option<Duration>,
+        /// *Ours:* the peers the sender hears (`hears`); `None` from peers that do not say
+        /// (heartbeat), which are taken to hear us.
+        hears: Option<Vec<NodeName>>,
     },
     /// `t=shutdone`: the sender released everything and is leaving.
     Shutdone,
@@ -403,6 +406,18 @@ pub enum Event {
         overdue: Duration,
         /// How long judging waits.
         grace: Duration,
+    },
+    /// *Ours:* an alive peer has not listed us among the peers it hears for its deadtime
+    /// (a one-way cut: we hear it, it does not hear us): it is no member of ours until it
+    /// does again.
+    NotHearingUs {
+        /// The peer.
+        node: NodeName,
+    },
+    /// *Ours:* a peer that did not hear us lists us again.
+    HearingUsAgain {
+        /// The peer.
+        node: NodeName,
     },
     /// The quorum changed (votes, expected votes or the verdict).
     QuorumChanged(QuorumStatus),

@@ -22,18 +22,28 @@ pub fn to_membership(
 ) -> Option<membership::Incoming> {
     let kind = match &i.body {
         Body::Status(Status {
-            status, deadtime, ..
-        }) => match status {
-            NodeStatus::Init | NodeStatus::Up => IncomingKind::Status {
-                state: PeerState::Up,
-                deadtime: *deadtime,
-            },
-            NodeStatus::Active => IncomingKind::Status {
-                state: PeerState::Active,
-                deadtime: *deadtime,
-            },
-            NodeStatus::Dead => IncomingKind::Shutdone,
-        },
+            status,
+            deadtime,
+            hears,
+            ..
+        }) => {
+            let hears = hears
+                .as_ref()
+                .map(|h| h.iter().map(|n| NodeName::new(n)).collect());
+            match status {
+                NodeStatus::Init | NodeStatus::Up => IncomingKind::Status {
+                    state: PeerState::Up,
+                    deadtime: *deadtime,
+                    hears,
+                },
+                NodeStatus::Active => IncomingKind::Status {
+                    state: PeerState::Active,
+                    deadtime: *deadtime,
+                    hears,
+                },
+                NodeStatus::Dead => IncomingKind::Shutdone,
+            }
+        }
         Body::Shutdone => IncomingKind::Shutdone,
         Body::Rexmit(r) => IncomingKind::Rexmit {
             first: r.first_seq.0,
@@ -53,8 +63,8 @@ pub fn to_membership(
     })
 }
 
-/// A status body.
-pub fn status_body(state: PeerState, deadtime: Duration) -> Body {
+/// A status body, saying which peers we hear.
+pub fn status_body(state: PeerState, deadtime: Duration, hears: &[NodeName]) -> Body {
     Body::Status(Status {
         status: match state {
             PeerState::Up => NodeStatus::Up,
@@ -62,6 +72,7 @@ pub fn status_body(state: PeerState, deadtime: Duration) -> Body {
         },
         deadtime: Some(deadtime),
         protocol: Some(proto::PROTOCOL_VERSION),
+        hears: Some(hears.iter().map(ToString::to_string).collect()),
     })
 }
 
@@ -180,6 +191,10 @@ pub fn describe(e: &Event) -> String {
             overdue.as_millis(),
             grace.as_millis()
         ),
+        Event::NotHearingUs { node } => format!(
+            "node {node} has not heard this node for its deadtime (a one-way cut): no member until it does"
+        ),
+        Event::HearingUsAgain { node } => format!("node {node} hears this node again"),
         Event::QuorumChanged(q) => format!(
             "votes now {} of {}: {}",
             q.votes,

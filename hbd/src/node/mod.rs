@@ -28,6 +28,9 @@ mod codec;
 mod fencing;
 mod votes;
 
+#[cfg(test)]
+mod tests;
+
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
@@ -385,14 +388,15 @@ impl NodeCore {
             .map(|i| NodeId(i as u16))
     }
 
-    /// The members of this node's current view, itself included.
+    /// The members of this node's current view, itself included: peers alive in the
+    /// membership that hear this node too.
     pub fn members(&self) -> NodeSet {
         let mut set = NodeSet::EMPTY;
         if let Some(me) = self.node_id(&self.local) {
             set.insert(me);
         }
         for n in self.membership.nodes() {
-            if matches!(n.status, NodeStatus::Up | NodeStatus::Active) {
+            if matches!(n.status, NodeStatus::Up | NodeStatus::Active) && n.hears_us {
                 if let Some(id) = self.node_id(&n.name) {
                     set.insert(id);
                 }
@@ -561,7 +565,8 @@ impl NodeCore {
                 state,
                 deadtime,
             } => {
-                self.send(codec::status_body(state, deadtime), seq, None);
+                let hears = self.membership.hearing();
+                self.send(codec::status_body(state, deadtime, &hears), seq, None);
                 self.actions.push_back(Action::PingRound);
             }
             A::SendShutdone { seq } => {
@@ -576,7 +581,7 @@ impl NodeCore {
             A::Retransmit { seq, msg, dest, .. } => {
                 let body = match msg {
                     membership::Sent::Status { state, deadtime } => {
-                        codec::status_body(state, deadtime)
+                        codec::status_body(state, deadtime, &self.membership.hearing())
                     }
                     membership::Sent::Shutdone => Body::Shutdone,
                     membership::Sent::Cluster { handle } => match self.payloads.get(&handle) {
@@ -626,7 +631,8 @@ impl NodeCore {
             | Event::ReturningAfterPartition { .. }
             | Event::NoLocalHeartbeat { .. }
             | Event::TooManyLost { .. }
-            | Event::Stalled { .. } => tracing::warn!("{}", codec::describe(&e)),
+            | Event::Stalled { .. }
+            | Event::NotHearingUs { .. } => tracing::warn!("{}", codec::describe(&e)),
             _ => tracing::info!("{}", codec::describe(&e)),
         }
         match e {
@@ -648,11 +654,23 @@ impl NodeCore {
                     self.send_view(now, NodeSet::from_ids([id]));
                 }
             }
-            Event::NodeUp { node } | Event::NodeActive { node } => {
+            Event::NotHearingUs { node } => {
+                // Gone from this side's view as if dead: it must be fenced before what it
+                // holds moves (it may still run it, and it does not hear us).
+                if let Some(id) = self.node_id(&node) {
+                    self.send_view(now, NodeSet::from_ids([id]));
+                }
+            }
+            Event::NodeUp { node }
+            | Event::NodeActive { node }
+            | Event::HearingUsAgain { node } => {
                 // The view with the node first, so the policy never asks afresh for the
                 // fence it is about to withdraw.
                 self.view_changed(now);
-                if let Some(id) = self.node_id(&node) {
+                if let Some(id) = self
+                    .node_id(&node)
+                    .filter(|id| self.members().contains(*id))
+                {
                     self.rejoined(now, id, &node);
                 }
             }

@@ -1010,5 +1010,6 @@ fn status_kind(state: PeerState, deadtime: Duration) -> IncomingKind {
     IncomingKind::Status {
         state,
         deadtime: Some(deadtime),
+        hears: None,
     }
 }
