@@ -268,3 +268,43 @@ fn hole_d_a_one_way_cut_resolves_to_one_winner_that_serves() {
         }
     }
 }
+
+/// Hole e: node lists (and haresources) written in different orders on different nodes
+/// mean the same cluster; ids do not depend on file order.
+#[test]
+fn hole_e_node_lists_in_different_orders_mean_the_same_cluster() {
+    for nodes in 2..=4 {
+        for seed in 0..5 {
+            let mut p = Params::quiet(nodes);
+            p.groups = 2;
+            p.preferred = vec![nodes - 1, 0];
+            p.shuffled_node_lists = true;
+            let mut w = World::new(seed, p);
+            w.run_until(secs(8));
+            assert!(w.ok(), "{}", w.report());
+            assert_eq!(w.holders_of(0), vec![nodes - 1], "{}", w.report());
+            assert_eq!(w.holders_of(1), vec![0], "{}", w.report());
+        }
+    }
+}
+
+/// Hole e: a node whose cluster definition differs refuses to take part in placement, and
+/// says why.
+#[test]
+fn hole_e_a_differing_definition_refuses_placement_and_says_why() {
+    let mut p = Params::quiet(3);
+    p.differing_definition = Some(2);
+    let mut w = World::new(1, p);
+    w.run_until(secs(8));
+    assert!(w.ok(), "{}", w.report());
+    assert!(w.holders_of(0).is_empty(), "{}", w.report());
+    for i in 0..3 {
+        let status = w.core(i).expect("hbd runs").policy().status();
+        let why = status.groups[0].reason_text.clone().unwrap_or_default();
+        assert!(
+            why.contains("cluster definition") && why.contains("differs"),
+            "node{}: {why:?}",
+            i + 1
+        );
+    }
+}

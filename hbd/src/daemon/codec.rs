@@ -15,7 +15,7 @@ pub fn loadavg() -> String {
         .unwrap_or_default()
 }
 
-/// The groups for the API.
+/// The groups for the API; `nodes` are the policy's node names by id.
 pub fn group_reports(
     status: &policy::Status,
     cfg: &Config,
@@ -29,7 +29,8 @@ pub fn group_reports(
             let preferred = cfg
                 .resources
                 .groups
-                .get(g.id.index())
+                .iter()
+                .find(|x| x.key == g.key)
                 .map(|x| x.preferred.to_string())
                 .unwrap_or_default();
             let owner = g

@@ -177,13 +177,23 @@ pub fn run(opts: Options, cfg: Config) -> Result<(), DaemonError> {
         workers::poll_qdisk(path.clone(), tx.clone());
     }
     let agents = Agents::new(opts.agents.clone());
-    let groups_tx = workers::group_worker(agents, cfg.resources.clone(), tx.clone());
+    // The worker finds groups by the policy's ids (sorted by key, not haresources order).
+    let mut by_id = cfg.resources.clone();
+    by_id.groups = core
+        .policy()
+        .config()
+        .groups
+        .iter()
+        .filter_map(|spec| cfg.resources.groups.iter().find(|g| g.key == spec.key))
+        .cloned()
+        .collect();
+    let groups_tx = workers::group_worker(agents, by_id, tx.clone());
 
     let fenced = opts
         .fenced_socket
         .clone()
         .map(|p| workers::fenced_notifier(p, local.to_string()));
-    let nodes: Vec<NodeName> = cfg.hacf.nodes.iter().map(|n| n.name.clone()).collect();
+    let nodes: Vec<NodeName> = core.policy().config().nodes.clone();
     let ttl = 1 + u32::try_from(nodes.len()).unwrap_or(u32::MAX);
     let mut driver = Driver {
         origin: Origin {

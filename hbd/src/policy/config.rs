@@ -32,9 +32,9 @@ pub struct PolicyConfig {
     pub me: NodeId,
     /// This process's incarnation: heartbeat's generation number, larger after every restart.
     pub incarnation: u64,
-    /// Node names by id (the `ha.cf` node list, in order).
+    /// Node names by id, sorted by name (whatever order `ha.cf` lists them in).
     pub nodes: Vec<NodeName>,
-    /// Groups by id (`haresources`, in order).
+    /// Groups by id, sorted by key (whatever order `haresources` lists them in).
     pub groups: Vec<GroupSpec>,
     /// `auto_failback`.
     pub auto_failback: AutoFailback,
@@ -112,6 +112,13 @@ impl PolicyConfig {
         if groups.len() > usize::from(u16::MAX) {
             return Err(PolicyConfigError::TooManyGroups(groups.len()));
         }
+        // Identities never depend on the order the files list things in: node ids follow
+        // the names, group ids the keys, on every node alike.
+        let mut nodes = nodes;
+        nodes.sort();
+        nodes.dedup();
+        let mut groups: Vec<&(String, NodeName)> = groups.iter().collect();
+        groups.sort_by(|a, b| a.0.cmp(&b.0));
         let id_of = |name: &NodeName| {
             nodes
                 .iter()
@@ -146,6 +153,29 @@ impl PolicyConfig {
             monitor: None,
             probe: false,
         })
+    }
+
+    /// A digest of the cluster definition the nodes must share: the node names, every
+    /// group's key and preferred node, and `auto_failback`. Nodes whose digests differ read
+    /// each other's ids differently and never take part in placement together.
+    pub fn digest(&self) -> u64 {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        for n in &self.nodes {
+            h.update(b"node ");
+            h.update(n.as_str().as_bytes());
+            h.update(b"\n");
+        }
+        for g in &self.groups {
+            h.update(b"group ");
+            h.update(g.key.as_bytes());
+            h.update(b" ");
+            h.update(self.node_name(g.preferred).as_bytes());
+            h.update(b"\n");
+        }
+        h.update(format!("auto_failback {:?}\n", self.auto_failback).as_bytes());
+        let d = h.finalize();
+        u64::from_be_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
     }
 
     /// The name of node `id`, or its id when out of range.

@@ -359,6 +359,7 @@ impl Policy {
             ready: self.comm_up,
             stable: self.comm_up && !busy && !self.leaving,
             leaving: self.leaving,
+            digest: Some(self.digest),
         }
     }
 

@@ -190,6 +190,9 @@ pub(crate) struct Peer {
     pub(crate) report: Option<Report>,
     /// Latest announcement applied from this node as DC.
     pub(crate) highwater: Option<Stamp>,
+    /// Its latest report said its cluster definition differs from ours (the report itself
+    /// is not kept: its ids would be misread).
+    pub(crate) differs: bool,
 }
 
 /// Why the policy stopped acting.
@@ -226,6 +229,8 @@ pub struct Policy {
     pub(crate) dc: Option<Coordinator>,
     /// Groups whose start-up probe has not answered yet.
     pub(crate) unprobed: Vec<bool>,
+    /// This node's cluster definition digest.
+    pub(crate) digest: u64,
 }
 
 impl Policy {
@@ -240,6 +245,7 @@ impl Policy {
                 fence_failures: 0,
                 report: None,
                 highwater: None,
+                differs: false,
             };
             n
         ];
@@ -265,6 +271,7 @@ impl Policy {
             stamp_seq: 0,
             dc: None,
             unprobed: vec![cfg.probe; g],
+            digest: cfg.digest(),
             cfg,
         };
         for (i, waiting) in policy.unprobed.iter().enumerate() {
@@ -459,9 +466,17 @@ impl Policy {
         }
     }
 
-    /// The DC as this node sees it: lowest member that is not leaving.
+    /// A member whose cluster definition differs from this node's, if any.
+    pub(crate) fn differing_member(&self) -> Option<NodeId> {
+        self.view
+            .iter()
+            .find(|&n| n != self.me() && self.peers[n.index()].differs)
+    }
+
+    /// The DC as this node sees it: lowest member that is not leaving. None without quorum,
+    /// or while a member's cluster definition differs (ids would be misread).
     fn elect(&self) -> Option<NodeId> {
-        if !self.quorate || self.done.is_some() {
+        if !self.quorate || self.done.is_some() || self.differing_member().is_some() {
             return None;
         }
         let me = self.me();
@@ -532,7 +547,13 @@ impl Policy {
                 if from == self.me() {
                     return;
                 }
+                let mine = self.digest;
                 let p = &mut self.peers[from.index()];
+                p.differs = r.digest != Some(mine);
+                if p.differs {
+                    p.report = None;
+                    return;
+                }
                 let newer = p
                     .report
                     .as_ref()

@@ -72,6 +72,9 @@ pub enum Reason {
     NoCandidate,
     /// The group failed on every eligible member.
     FailedEverywhere,
+    /// This member's cluster definition (nodes, groups) differs from ours: no placement
+    /// until the configurations agree.
+    DefinitionDiffers(NodeId),
 }
 
 /// What a node holds, sent to every node after every change and periodically.
@@ -93,6 +96,10 @@ pub struct Report {
     pub stable: bool,
     /// The node is shutting down: it releases everything and takes nothing.
     pub leaving: bool,
+    /// The digest of the sender's cluster definition ([`super::PolicyConfig::digest`]);
+    /// `None` from a sender that does not say.
+    #[serde(default)]
+    pub digest: Option<u64>,
 }
 
 /// The coordinator's decision: where every group runs.

@@ -90,6 +90,10 @@ pub fn describe(reason: Reason, cfg: &PolicyConfig) -> String {
         Reason::WaitingForCoordinator(n) => format!("waiting for the coordinator {}", name(n)),
         Reason::NoCandidate => "no eligible node (standby, shutting down or not ready)".into(),
         Reason::FailedEverywhere => "failed on every eligible node".into(),
+        Reason::DefinitionDiffers(n) => format!(
+            "the cluster definition (ha.cf nodes, haresources, auto_failback) on {} differs from this node's: make them the same",
+            name(n)
+        ),
     }
 }
 
@@ -166,7 +170,9 @@ impl Policy {
                     Some(dc) => dc.targets[g],
                     None => placement.and_then(|p| p.targets[g]),
                 };
-                let reason = if running {
+                let reason = if let Some(n) = self.differing_member() {
+                    Some(Reason::DefinitionDiffers(n))
+                } else if running {
                     None
                 } else if !self.quorate {
                     Some(Reason::NoQuorum)

@@ -39,9 +39,8 @@ impl World {
                     quorum,
                     rng_seed: self.seed ^ pid,
                 };
-                let mut policy =
-                    PolicyConfig::new(&m.name, m.order.clone(), &self.specs, generation)
-                        .expect("policy configuration");
+                let mut policy = PolicyConfig::new(&m.name, m.order.clone(), &m.specs, generation)
+                    .expect("policy configuration");
                 policy.auto_failback = self.params.auto_failback;
                 policy.resend_interval = KEEPALIVE;
                 policy.fence_retry = Duration::from_secs(1);

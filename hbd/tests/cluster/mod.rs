@@ -185,8 +185,11 @@ pub struct Params {
     pub device_latency_max: Duration,
     /// The fence devices report success without acting (the checker's own test).
     pub lying_devices: bool,
-    /// Each node writes the node list in its own order.
+    /// Each node writes the node list and the groups in its own order.
     pub shuffled_node_lists: bool,
+    /// This node's haresources prefers another node for the first group (a definition
+    /// that differs).
+    pub differing_definition: Option<usize>,
     /// Share of stops that fail.
     pub stop_fail_rate: f64,
     /// fenced's delays.
@@ -222,12 +225,19 @@ impl Params {
             device_latency_max: ms([100, 1000, 3000][rng.random_range(0..3)]),
             lying_devices: false,
             shuffled_node_lists: false,
+            differing_definition: None,
             stop_fail_rate: 0.02,
             post_fail_delay: ms([0, 0, 500][rng.random_range(0..3)]),
             random_delay_max: ms([0, 300, 1000][rng.random_range(0..3)]),
             settle_bound: Duration::from_secs(20),
             probe: true,
         }
+        .with_shuffle(rng.random_bool(0.5))
+    }
+
+    fn with_shuffle(mut self, shuffled: bool) -> Params {
+        self.shuffled_node_lists = shuffled;
+        self
     }
 
     /// A quiet shape: `nodes` nodes, one group preferring node 0, no faults.
@@ -245,6 +255,7 @@ impl Params {
             device_latency_max: ms(100),
             lying_devices: false,
             shuffled_node_lists: false,
+            differing_definition: None,
             stop_fail_rate: 0.0,
             post_fail_delay: Duration::ZERO,
             random_delay_max: Duration::ZERO,
@@ -314,7 +325,10 @@ struct Qdiskd {
 struct Machine {
     name: NodeName,
     uuid: NodeUuid,
+    /// The node list as this node's ha.cf writes it.
     order: Vec<NodeName>,
+    /// The groups as this node's haresources writes them.
+    specs: Vec<(String, NodeName)>,
     powered: bool,
     /// Power-on count (the qdisk poll of an earlier boot stops).
     boot: u64,
@@ -463,18 +477,35 @@ impl World {
             log: Vec::new(),
             params,
         };
+        // Each node's files may list nodes and groups in its own order (their own random
+        // source, so the rest of the history does not change with it).
+        let mut shuffle = ChaCha8Rng::seed_from_u64(seed ^ 0x0005_4f4f);
         for i in 0..n {
             let mut order = names.clone();
+            let mut specs = w.specs.clone();
             if w.params.shuffled_node_lists {
                 order.rotate_left(i % n);
-                if w.rng.random_bool(0.5) {
+                let k = i % specs.len().max(1);
+                specs.rotate_left(k);
+                if shuffle.random_bool(0.5) {
                     order.reverse();
+                    specs.reverse();
                 }
+            }
+            if w.params.differing_definition == Some(i) {
+                // This node's haresources prefers another node for the first group.
+                let other = names
+                    .iter()
+                    .find(|n| **n != specs[0].1)
+                    .cloned()
+                    .unwrap_or_else(|| names[0].clone());
+                specs[0].1 = other;
             }
             w.machines.push(Machine {
                 name: names[i].clone(),
                 uuid: NodeUuid([i as u8 + 1; 16]),
                 order,
+                specs,
                 powered: false,
                 boot: 0,
                 paused: false,
