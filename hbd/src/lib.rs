@@ -19,6 +19,7 @@ pub mod membership;
 pub mod node;
 pub mod policy;
 pub mod proto;
+pub mod rt;
 pub mod state;
 pub mod wire;
 

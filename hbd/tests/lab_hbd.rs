@@ -379,3 +379,57 @@ fn a_ping_node_lives_while_it_answers_and_dies_after_deadping_when_cut_off() {
         ping_status(1).map(|p| p.1).as_deref() == Some("ping")
     });
 }
+
+/// Hole f: with `realtime on` every thread on the heartbeat path runs SCHED_RR (not just
+/// the thread that set it), and the threads that run resource agents do not.
+#[test]
+fn every_heartbeat_thread_runs_real_time_and_the_agent_runner_does_not() {
+    let hb = HbLab::start(2, 1, &|_| Media::Ucast, FAST);
+    hb.all_active(2);
+    let node = hb.lab.node(1);
+    let pid = node
+        .pids()
+        .into_iter()
+        .find(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == "hbd")
+        })
+        .expect("hbd runs on node1");
+    let mut policies = Vec::new();
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("tasks");
+    for task in tasks.map_while(Result::ok) {
+        let dir = task.path();
+        let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
+        let stat = std::fs::read_to_string(dir.join("stat")).unwrap_or_default();
+        // Field 41 (policy) counted after the command's closing parenthesis.
+        let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        let policy: u32 = after
+            .split_whitespace()
+            .nth(38)
+            .and_then(|f| f.parse().ok())
+            .unwrap_or(u32::MAX);
+        policies.push((comm.trim().to_string(), policy));
+    }
+    const SCHED_RR: u32 = 2;
+    // The main thread is "hbd" itself; the others are named "hbd <job>".
+    let of = |name: &str| {
+        policies
+            .iter()
+            .filter(|(c, _)| {
+                if name == "hbd" {
+                    c == "hbd"
+                } else {
+                    c.starts_with(name)
+                }
+            })
+            .map(|(_, p)| *p)
+            .collect::<Vec<u32>>()
+    };
+    for rt in ["hbd", "hbd packets", "hbd read"] {
+        let p = of(rt);
+        assert!(!p.is_empty(), "no thread {rt}: {policies:?}");
+        assert!(p.iter().all(|x| *x == SCHED_RR), "{rt}: {policies:?}");
+    }
+    let groups = of("hbd groups");
+    assert!(!groups.is_empty(), "{policies:?}");
+    assert!(groups.iter().all(|x| *x != SCHED_RR), "{policies:?}");
+}

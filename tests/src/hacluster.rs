@@ -199,6 +199,8 @@ pub struct Spec {
     pub ping_node: bool,
     /// `auto_failback on|off|legacy`.
     pub auto_failback: &'static str,
+    /// The group's preferred node in haresources (`web1` or `web2`).
+    pub preferred: &'static str,
     /// Resource monitoring by hbd (our stack): check interval and restarts in place
     /// before the group moves (`--monitor-interval`, `--max-restarts`); `None` is
     /// heartbeat v1's behaviour, no monitoring.
@@ -217,6 +219,7 @@ impl Spec {
             fencing: Fencing::Ipmi,
             ping_node: false,
             auto_failback: "on",
+            preferred: "web1",
             monitor: None,
         }
     }
@@ -393,7 +396,10 @@ impl HaCluster {
         )?;
         self.write(
             &etc.join("haresources"),
-            &format!("web1 IPaddr2::{}/24/hb0 websrv\n", self.vip),
+            &format!(
+                "{} IPaddr2::{}/24/hb0 websrv\n",
+                self.spec.preferred, self.vip
+            ),
             0o644,
         )?;
         let rd = etc.join("resource.d");
@@ -505,6 +511,110 @@ impl HaCluster {
                 node.add_daemon(Daemon::new("hbd", &argv))
             }
         }
+    }
+
+    /// The PID of daemon `name` (its process name) on node `i`.
+    pub fn daemon_pid(&self, i: usize, name: &str) -> Option<u32> {
+        self.lab.node(i).pids().into_iter().find(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == name)
+        })
+    }
+
+    /// `kill -9` of one daemon of node `i` (`hbd`, `fenced`, `qdiskd`): what it started
+    /// keeps running.
+    pub fn kill_daemon(&self, i: usize, name: &str) -> Result<()> {
+        self.signal_daemon(i, name, rustix::process::Signal::KILL)?;
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while self.daemon_pid(i, name).is_some() {
+            if std::time::Instant::now() > deadline {
+                return Err(LabError::Invalid(format!("{name} on node {i} did not die")));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        self.lab
+            .timeline()
+            .record("nemesis", format!("kill -9 {name} on node{i}"));
+        Ok(())
+    }
+
+    /// Starts daemon `name` of node `i` again, as configured.
+    pub fn restart_daemon(&self, i: usize, name: &str) -> Result<()> {
+        let node = self.lab.node(i);
+        let daemon = node
+            .daemons()
+            .into_iter()
+            .find(|d| d.name == name)
+            .ok_or_else(|| LabError::Invalid(format!("no daemon {name} on node {i}")))?;
+        node.add_daemon(daemon)?;
+        self.lab
+            .timeline()
+            .record("nemesis", format!("restart {name} on node{i}"));
+        Ok(())
+    }
+
+    /// `kill -STOP` (`pause`) or `kill -CONT` of one daemon of node `i`.
+    pub fn pause_daemon(&self, i: usize, name: &str, pause: bool) -> Result<()> {
+        let signal = if pause {
+            rustix::process::Signal::STOP
+        } else {
+            rustix::process::Signal::CONT
+        };
+        self.signal_daemon(i, name, signal)?;
+        self.lab.timeline().record(
+            "nemesis",
+            format!(
+                "{} {name} on node{i}",
+                if pause { "pause" } else { "resume" }
+            ),
+        );
+        Ok(())
+    }
+
+    fn signal_daemon(&self, i: usize, name: &str, signal: rustix::process::Signal) -> Result<()> {
+        let pid = self
+            .daemon_pid(i, name)
+            .ok_or_else(|| LabError::Invalid(format!("{name} does not run on node {i}")))?;
+        let pid = rustix::process::Pid::from_raw(pid as i32)
+            .ok_or_else(|| LabError::Invalid(format!("bad pid {pid}")))?;
+        rustix::process::kill_process(pid, signal)
+            .map_err(|e| LabError::Invalid(format!("signal {name} on node {i}: {e}")))
+    }
+
+    /// Drops everything node `from` sends to node `to` on the heartbeat network, at `to`
+    /// (a one-way cut: `to` no longer hears `from`; `from` still hears `to`, and the client
+    /// reaches both).
+    pub fn cut_one_way(&self, from: usize, to: usize) -> Result<()> {
+        let source = self.lab.node(from).addr(Net::Heartbeat(0));
+        let script = format!(
+            "add table inet labcut\nadd chain inet labcut input {{ type filter hook input priority 0; }}\nadd rule inet labcut input ip saddr {source} drop\n"
+        );
+        let out = self
+            .lab
+            .node(to)
+            .command("nft")
+            .args(["-f", "-"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                use std::io::Write;
+                if let Some(mut stdin) = child.stdin.take() {
+                    stdin.write_all(script.as_bytes())?;
+                }
+                child.wait_with_output()
+            })
+            .map_err(|e| LabError::io("nft", e))?;
+        if !out.status.success() {
+            return Err(LabError::Invalid(format!(
+                "nft: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )));
+        }
+        self.lab
+            .timeline()
+            .record("nemesis", format!("one-way cut node{from} -> node{to}"));
+        Ok(())
     }
 
     /// `hbctl --json status` on node `i` (our stack), or `None` when hbd does not answer.

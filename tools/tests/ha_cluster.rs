@@ -258,3 +258,220 @@ fn a_failed_service_is_restarted_in_place_then_moved_without_fencing() {
     assert_nobody_fenced(&c, "a service failure");
     assert_eq!(c.nodestatus(WEB2, "web1"), "active");
 }
+
+/// Hole a, in the lab: the group's preferred node is web2, `auto_failback off`, and after
+/// a failover it runs on web1, the coordinator. hbd on web1 is killed (the floating IP and
+/// the service stay up) and restarted within deadtime. The new hbd probes the group, finds
+/// it running and reports it: it is never started on web2 as well, and nobody is fenced.
+#[test]
+fn hole_a_a_restarted_coordinator_keeps_the_group_it_still_runs() {
+    let (_one, c) = start(Spec {
+        auto_failback: "off",
+        preferred: "web2",
+        ..Spec::demo()
+    });
+    c.wait_settled_on("web2", Duration::from_secs(60))
+        .unwrap_or_else(|e| panic!("{e}\n{}", c.logs()));
+    std::thread::sleep(Duration::from_secs(6));
+    c.crash_and_follow(WEB2, Duration::from_secs(60))
+        .unwrap_or_else(|e| panic!("{e}\n{}", c.logs()));
+    c.wait_settled_on("web1", Duration::from_secs(30))
+        .unwrap_or_else(|e| panic!("{e}\n{}", c.logs()));
+    c.node(WEB2).power_on().expect("power web2 on");
+    c.wait_for("web2 back in web1's view", Duration::from_secs(60), || {
+        c.nodestatus(WEB1, "web2") == "active"
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", c.logs()));
+    let (most, pages) = watch(&c, Duration::from_secs(3));
+    assert!(most <= 1);
+    assert_eq!(pages, ["served by web1"], "auto_failback off: {}", c.logs());
+
+    c.kill_daemon(WEB1, "hbd").expect("kill hbd on web1");
+    std::thread::sleep(Duration::from_millis(500));
+    c.restart_daemon(WEB1, "hbd").expect("restart hbd on web1");
+    let (most, pages) = watch(&c, Duration::from_secs(15));
+    assert!(most <= 1, "two nodes held the floating IP\n{}", c.logs());
+    assert_eq!(pages, ["served by web1"], "{}", c.logs());
+    assert_eq!(c.vip_holders(), ["web1"]);
+    // web1's crash-time fence of web2 is the only one.
+    assert_eq!(
+        c.fence_history(WEB1).len(),
+        1,
+        "{:?}",
+        c.fence_history(WEB1)
+    );
+    assert!(
+        c.fence_history(WEB2).is_empty(),
+        "{:?}",
+        c.fence_history(WEB2)
+    );
+    assert_eq!(c.node(WEB2).power().expect("power"), Power::On);
+}
+
+/// Hole b, in the lab: hbd on web1 (the owner) is stopped for longer than deadtime while
+/// its peer stays healthy; web2's fence of web1 cannot reach web1's BMC, so web1 lives to
+/// resume. On resume web1 reads what queued up before judging anyone and counts the
+/// disk's votes only once qdiskd confirms them again: it fences nobody, web2 sees it
+/// rejoin and cancels its own fence, and the service stays on web1.
+#[test]
+fn hole_b_a_node_stalled_past_deadtime_fences_no_healthy_peer() {
+    let (_one, c) = start(Spec::demo());
+    c.wait_settled_on("web1", Duration::from_secs(60))
+        .unwrap_or_else(|e| panic!("{e}\n{}", c.logs()));
+    std::thread::sleep(Duration::from_secs(6));
+    block_bmc(&c, WEB2, WEB1, true);
+    c.pause_daemon(WEB1, "hbd", true).expect("pause hbd");
+    std::thread::sleep(Duration::from_secs(8));
+    c.pause_daemon(WEB1, "hbd", false).expect("resume hbd");
+    let (most, pages) = watch(&c, Duration::from_secs(12));
+    block_bmc(&c, WEB2, WEB1, false);
+    assert!(most <= 1, "{}", c.logs());
+    assert_eq!(pages, ["served by web1"], "{}", c.logs());
+    for node in [WEB1, WEB2] {
+        assert_eq!(
+            c.node(node).power().expect("power"),
+            Power::On,
+            "{}",
+            c.logs()
+        );
+    }
+    assert!(
+        c.fence_history(WEB1).is_empty(),
+        "web1 fenced after its stall: {:?}",
+        c.fence_history(WEB1)
+    );
+    assert!(
+        c.fence_history(WEB2)
+            .iter()
+            .all(|r| r["outcome"]["kind"] == "cancelled"),
+        "{:?}",
+        c.fence_history(WEB2)
+    );
+    c.wait_for(
+        "web1 and web2 see each other",
+        Duration::from_secs(20),
+        || c.nodestatus(WEB1, "web2") == "active" && c.nodestatus(WEB2, "web1") == "active",
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", c.logs()));
+}
+
+/// Hole c, in the lab: web2 is cut off while web1 cannot reach web2's BMC, so web1's fence
+/// of web2 fails and backs off. The partition heals and web2 rejoins before the BMC is
+/// reachable again: the pending fence is cancelled, and web2 is never powered off.
+#[test]
+fn hole_c_a_fence_in_back_off_is_cancelled_when_its_target_rejoins() {
+    let (_one, c) = start(Spec {
+        preferred: "web1",
+        ..Spec::demo()
+    });
+    c.wait_settled_on("web1", Duration::from_secs(60))
+        .unwrap_or_else(|e| panic!("{e}\n{}", c.logs()));
+    std::thread::sleep(Duration::from_secs(6));
+    // web1 can no longer reach web2's BMC.
+    block_bmc(&c, WEB1, WEB2, true);
+    let switch = c.lab().switch().expect("switch");
+    switch
+        .set_port(WEB2, lab::Net::Heartbeat(0), false)
+        .expect("cut web2 off");
+    c.wait_for(
+        "web1's fence of web2 failing",
+        Duration::from_secs(60),
+        || c.logs().contains("every fence level of web2 failed"),
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", c.logs()));
+    switch
+        .set_port(WEB2, lab::Net::Heartbeat(0), true)
+        .expect("heal");
+    c.wait_for("web2 back in web1's view", Duration::from_secs(30), || {
+        c.nodestatus(WEB1, "web2") == "active"
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", c.logs()));
+    block_bmc(&c, WEB1, WEB2, false);
+    // Longer than fenced's back-off: a surviving retry would power web2 off now.
+    let (most, _) = watch(&c, Duration::from_secs(15));
+    assert!(most <= 1, "{}", c.logs());
+    assert_eq!(
+        c.node(WEB2).power().expect("power"),
+        Power::On,
+        "{}",
+        c.logs()
+    );
+    let outcomes: Vec<String> = c
+        .fence_history(WEB1)
+        .iter()
+        .map(|r| r["outcome"]["kind"].to_string())
+        .collect();
+    assert!(
+        outcomes.iter().all(|o| o.contains("cancelled")),
+        "{outcomes:?}\n{}",
+        c.logs()
+    );
+    c.wait_settled_on("web1", Duration::from_secs(30))
+        .unwrap_or_else(|e| panic!("{e}\n{}", c.logs()));
+}
+
+/// Hole d, in the lab: web1 (the coordinator, the disk's master) stops reaching web2 while
+/// web2 still reaches web1, and the group runs on web2. web2 no longer lists web1 among the
+/// peers it hears, so web1 drops it from its view, fences it and takes the group over: one
+/// winner, serving.
+#[test]
+fn hole_d_a_one_way_cut_resolves_to_one_winner_that_serves() {
+    let (_one, c) = start(Spec {
+        preferred: "web2",
+        ..Spec::demo()
+    });
+    c.wait_settled_on("web2", Duration::from_secs(60))
+        .unwrap_or_else(|e| panic!("{e}\n{}", c.logs()));
+    std::thread::sleep(Duration::from_secs(6));
+    c.cut_one_way(WEB1, WEB2).expect("cut web1 -> web2");
+    c.wait_for(
+        "web2 powered off by web1's fenced",
+        Duration::from_secs(40),
+        || c.node(WEB2).power().ok() == Some(Power::Off),
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", c.logs()));
+    c.wait_settled_on("web1", Duration::from_secs(30))
+        .unwrap_or_else(|e| panic!("{e}\n{}", c.logs()));
+    let (most, pages) = watch(&c, Duration::from_secs(3));
+    assert!(most <= 1, "{}", c.logs());
+    assert_eq!(pages, ["served by web1"], "{}", c.logs());
+    assert!(
+        c.fence_history(WEB2).is_empty(),
+        "{:?}",
+        c.fence_history(WEB2)
+    );
+}
+
+/// Node `from` can (not) reach node `of`'s BMC.
+fn block_bmc(c: &HaCluster, from: usize, of: usize, block: bool) {
+    let bmc = c.lab().bmc(of).expect("bmc");
+    let script = if block {
+        format!(
+            "add table inet labbmc\nadd chain inet labbmc output {{ type filter hook output priority 0; }}\nadd rule inet labbmc output ip daddr {} udp dport {} drop\n",
+            bmc.addr(),
+            bmc.port()
+        )
+    } else {
+        "delete table inet labbmc\n".to_string()
+    };
+    nft(c, from, &script);
+}
+
+/// Loads an nftables script inside node `i`.
+fn nft(c: &HaCluster, i: usize, script: &str) {
+    use std::io::Write;
+    let mut child = c
+        .node(i)
+        .command("nft")
+        .args(["-f", "-"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("nft");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(script.as_bytes())
+        .expect("write");
+    assert!(child.wait().expect("nft").success(), "nft failed: {script}");
+}

@@ -100,6 +100,8 @@ pub fn run(opts: Options, cfg: Config) -> Result<(), DaemonError> {
         ))
     })?;
 
+    // Before any thread starts: each heartbeat-path thread enters the real-time class.
+    realtime(&cfg.hacf);
     let (tx, rx) = channel::<Ev>();
     let (packets_tx, packets_rx) = channel::<Received>();
     {
@@ -107,6 +109,7 @@ pub fn run(opts: Options, cfg: Config) -> Result<(), DaemonError> {
         std::thread::Builder::new()
             .name("hbd packets".into())
             .spawn(move || {
+                crate::rt::enter("hbd packets");
                 for p in packets_rx {
                     if tx.send(Ev::Packet(p)).is_err() {
                         return;
@@ -136,7 +139,6 @@ pub fn run(opts: Options, cfg: Config) -> Result<(), DaemonError> {
         Some(p)
     };
     workers::signals(tx.clone()).map_err(|e| DaemonError::Setup(format!("signals: {e}")))?;
-    realtime(&cfg.hacf);
 
     let mut mcfg = MembershipConfig::from_hacf(&cfg.hacf, rand_seed());
     if opts.qdisk_socket.is_some() {
@@ -243,10 +245,12 @@ pub fn run(opts: Options, cfg: Config) -> Result<(), DaemonError> {
 const LINK_DRAIN: Duration = Duration::from_secs(2);
 
 /// `realtime on` (heartbeat's default): locked memory and SCHED_RR at `rtprio` (default the
-/// lowest real-time priority), so a paging storm or a busy machine cannot delay heartbeats
-/// past deadtime. A failure is a warning, as in heartbeat: the daemon still works.
+/// lowest real-time priority) for every thread on the heartbeat path ([`crate::rt`]), so a
+/// paging storm or a busy machine cannot delay heartbeats past deadtime. Called before any
+/// thread starts. A failure is a warning, as in heartbeat: the daemon still works.
 fn realtime(hacf: &crate::config::HaCf) {
     if !hacf.realtime {
+        crate::rt::configure(None);
         tracing::info!("realtime off: normal scheduling, memory not locked");
         return;
     }
@@ -255,8 +259,11 @@ fn realtime(hacf: &crate::config::HaCf) {
         Err(e) => tracing::warn!("{e}; continuing without locked memory"),
     }
     let priority = hacf.rtprio.map_or(1, i32::from);
+    crate::rt::configure(Some(priority));
     match qdisk::daemon::rt::set_scheduler(qdisk::config::Scheduler::Rr, priority) {
-        Ok(()) => tracing::info!("realtime: SCHED_RR priority {priority}"),
+        Ok(()) => tracing::info!(
+            "realtime: SCHED_RR priority {priority} for the main loop, media, ping, qdiskd polls and fenced notices"
+        ),
         Err(e) => tracing::warn!("{e}; continuing with the normal scheduler"),
     }
 }

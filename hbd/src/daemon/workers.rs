@@ -144,6 +144,7 @@ pub fn fenced_notifier(path: PathBuf, me: String) -> FencedNotifier {
     let _ = std::thread::Builder::new()
         .name("hbd fenced notices".into())
         .spawn(move || {
+            crate::rt::enter("fenced notices");
             let _done = DoneOnDrop(done_tx);
             let mut quorate: Option<bool> = None;
             let mut members: Option<Vec<String>> = None;
@@ -209,20 +210,23 @@ impl Drop for DoneOnDrop {
 pub fn poll_qdisk(path: PathBuf, tx: Sender<Ev>) {
     let _ = std::thread::Builder::new()
         .name("hbd qdisk".into())
-        .spawn(move || loop {
-            let asked_at = super::now();
-            let report = qdisk::client::QdiskClient::connect(&path)
-                .and_then(|mut c| c.status())
-                .map_or(QdiskReport::Unreachable, |s| {
-                    QdiskReport::Votes(QdiskVotes {
-                        votes: s.votes,
-                        held: s.votes_held,
-                    })
-                });
-            if tx.send(Ev::Qdisk(report, asked_at)).is_err() {
-                return;
+        .spawn(move || {
+            crate::rt::enter("qdiskd polls");
+            loop {
+                let asked_at = super::now();
+                let report = qdisk::client::QdiskClient::connect(&path)
+                    .and_then(|mut c| c.status())
+                    .map_or(QdiskReport::Unreachable, |s| {
+                        QdiskReport::Votes(QdiskVotes {
+                            votes: s.votes,
+                            held: s.votes_held,
+                        })
+                    });
+                if tx.send(Ev::Qdisk(report, asked_at)).is_err() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(250));
             }
-            std::thread::sleep(Duration::from_millis(250));
         });
 }
 

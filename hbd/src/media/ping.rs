@@ -64,7 +64,10 @@ impl Pinger {
         let known = targets.clone();
         std::thread::Builder::new()
             .name("hbd ping".into())
-            .spawn(move || read_replies(&reader, ident, &known, on_reply))
+            .spawn(move || {
+                crate::rt::enter("ping reader");
+                read_replies(&reader, ident, &known, on_reply)
+            })
             .map_err(|e| io("ping reader thread", e))?;
         Ok(Pinger {
             socket,

@@ -76,6 +76,7 @@ impl SerialLink {
         std::thread::Builder::new()
             .name(format!("hbd write {medium}"))
             .spawn(move || {
+                crate::rt::enter("serial writer");
                 for frame in pending {
                     if let Err(e) = write_frame(&mut writer, &frame, pause) {
                         tracing::warn!("{wname}: write failed: {e}; no connection or bad cable?");
@@ -87,7 +88,10 @@ impl SerialLink {
         let rname = medium.clone();
         std::thread::Builder::new()
             .name(format!("hbd read {medium}"))
-            .spawn(move || read_loop(id, reader, inbox, &rname))
+            .spawn(move || {
+                crate::rt::enter("serial reader");
+                read_loop(id, reader, inbox, &rname)
+            })
             .map_err(io(&medium, "reader thread"))?;
         Ok(SerialLink {
             name,

@@ -179,7 +179,10 @@ impl UdpLink {
         let recv: std::net::UdpSocket = recv.into();
         std::thread::Builder::new()
             .name(format!("hbd read {what}"))
-            .spawn(move || read_loop(id, recv, inbox))
+            .spawn(move || {
+                crate::rt::enter("udp reader");
+                read_loop(id, recv, inbox)
+            })
             .map_err(io(w, "reader thread"))?;
         Ok(UdpLink {
             name: link_name(medium),
