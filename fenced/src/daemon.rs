@@ -67,6 +67,25 @@ fn connection(stream: UnixStream, tx: &Sender<Msg>) {
     let Ok(mut writer) = stream.try_clone() else {
         return;
     };
+    // The membership layer (hbd) keeps one connection open and tells quorum on it: when it
+    // goes away (hbd died or left), nobody vouches for quorum any more.
+    let mut membership_layer = false;
+    connection_lines(stream, &mut writer, tx, &mut membership_layer);
+    if membership_layer {
+        tracing::warn!(
+            "the membership layer hung up: not quorate until it says so again (cluster fencing waits)"
+        );
+        let (ignore_tx, _ignore_rx) = channel();
+        let _ = tx.send(Msg::Api(Request::Quorum { quorate: false }, ignore_tx));
+    }
+}
+
+fn connection_lines(
+    stream: UnixStream,
+    writer: &mut UnixStream,
+    tx: &Sender<Msg>,
+    membership_layer: &mut bool,
+) {
     for line in BufReader::new(stream).lines().map_while(Result::ok) {
         let request = match serde_json::from_str::<RequestLine>(&line) {
             Ok(RequestLine {
@@ -75,16 +94,19 @@ fn connection(stream: UnixStream, tx: &Sender<Msg>) {
             }) => request,
             Ok(RequestLine { version, .. }) => {
                 write_reply(
-                    &mut writer,
+                    writer,
                     &Reply::error(format!("unsupported API version {version}")),
                 );
                 continue;
             }
             Err(e) => {
-                write_reply(&mut writer, &Reply::error(format!("bad request: {e}")));
+                write_reply(writer, &Reply::error(format!("bad request: {e}")));
                 continue;
             }
         };
+        if matches!(request, Request::Quorum { .. }) {
+            *membership_layer = true;
+        }
         // A cluster fence request whose requester waits lives as long as the requester:
         // if it hangs up (hbd died) before the operation ends, its request is withdrawn.
         let withdraw_on_hangup = match &request {
@@ -107,13 +129,13 @@ fn connection(stream: UnixStream, tx: &Sender<Msg>) {
         loop {
             match reply_rx.recv_timeout(HANGUP_CHECK) {
                 Ok(reply) => {
-                    if !write_reply(&mut writer, &reply) {
+                    if !write_reply(writer, &reply) {
                         return;
                     }
                 }
                 Err(RecvTimeoutError::Disconnected) => break,
                 Err(RecvTimeoutError::Timeout) => {
-                    if let (Some(withdraw), true) = (&withdraw_on_hangup, hung_up(&writer)) {
+                    if let (Some(withdraw), true) = (&withdraw_on_hangup, hung_up(writer)) {
                         tracing::warn!(
                             "the requester hung up before the fence ended: its request is withdrawn"
                         );

@@ -91,10 +91,12 @@ fn random_schedules_keep_every_invariant() {
         fails.len(),
         max_settle as f64 / 1000.0
     );
+    let firsts: Vec<&str> = fails.iter().filter_map(|f| f.lines().nth(2)).collect();
     assert!(
         fails.is_empty(),
-        "{} of {n} schedules failed; first:\n{}",
+        "{} of {n} schedules failed:\n{}\nthe first:\n{}",
         fails.len(),
+        firsts.join("\n"),
         fails[0]
     );
 }

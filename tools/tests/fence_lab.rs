@@ -158,6 +158,56 @@ device = "bmc2"
     }
 }
 
+/// A stand-in for hbd: tells fenced "quorate" on one connection kept open, again every
+/// 2 s (fenced lets an unconfirmed quorum expire, and takes the connection's closing as
+/// "nobody vouches for quorum any more"). Dropping it hangs up.
+struct MembershipLayer {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl MembershipLayer {
+    fn tell_quorate(socket: &std::path::Path) -> MembershipLayer {
+        use std::sync::atomic::Ordering;
+        let mut conn = FencedClient::connect(socket).expect("connect");
+        conn.call(
+            Request::Quorum { quorate: true },
+            Some(Duration::from_secs(5)),
+        )
+        .expect("quorum");
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = std::sync::Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            while !flag.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(100));
+                let _ = conn.call(
+                    Request::Quorum { quorate: true },
+                    Some(Duration::from_secs(5)),
+                );
+                for _ in 0..20 {
+                    if flag.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            }
+        });
+        MembershipLayer {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for MembershipLayer {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 fn finished(payload: Payload) -> Record {
     match payload {
         Payload::Finished { record } => record,
@@ -197,13 +247,7 @@ fn a_dead_first_level_falls_back_to_a_working_bmc_only_once_quorate_and_history_
         "{ls}"
     );
 
-    FencedClient::connect(&f.socket())
-        .expect("connect")
-        .call(
-            Request::Quorum { quorate: true },
-            Some(Duration::from_secs(5)),
-        )
-        .expect("quorum");
+    let membership_layer = MembershipLayer::tell_quorate(&f.socket());
     let record = finished(
         client
             .wait_reply(Some(Duration::from_secs(90)))
@@ -221,6 +265,21 @@ fn a_dead_first_level_falls_back_to_a_working_bmc_only_once_quorate_and_history_
     );
     assert_eq!(node2.power().expect("power"), Power::Off);
     assert!(node2.pids().is_empty(), "node 2's processes are gone");
+    // The membership layer goes away: nobody vouches for quorum any more.
+    drop(membership_layer);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let ls = f.tool(env!("CARGO_BIN_EXE_fence_tool"), &["ls"]);
+        if String::from_utf8_lossy(&ls.stdout).contains("NOT quorate") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still quorate after the membership layer hung up\n{}",
+            f.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let log = f.log();
     assert!(
         !log.contains(&f.lab.bmc(2).expect("bmc").credentials().password),

@@ -148,6 +148,7 @@ pub fn fenced_notifier(path: PathBuf, me: String) -> FencedNotifier {
             let _done = DoneOnDrop(done_tx);
             let mut quorate: Option<bool> = None;
             let mut members: Option<Vec<String>> = None;
+            let mut conn: Option<FencedClient> = None;
             loop {
                 let requests = match rx.recv_timeout(FENCED_REFRESH) {
                     Ok(ToFenced::Notice(FencedNotice::Quorum(q))) => {
@@ -180,13 +181,26 @@ pub fn fenced_notifier(path: PathBuf, me: String) -> FencedNotifier {
                 };
                 for request in requests {
                     let what = format!("{request:?}");
-                    let sent = FencedClient::connect(&path)
-                        .map_err(|e| e.to_string())
-                        .and_then(|mut c| {
-                            c.call(request, Some(Duration::from_secs(5)))
-                                .map(drop)
-                                .map_err(|e| e.to_string())
-                        });
+                    // One connection for as long as hbd runs: fenced takes its closing as
+                    // "nobody vouches for quorum any more". A broken one is reopened once.
+                    let mut sent = Err(String::new());
+                    for _ in 0..2 {
+                        if conn.is_none() {
+                            conn = FencedClient::connect(&path).ok();
+                        }
+                        let Some(c) = conn.as_mut() else {
+                            sent = Err("fenced does not answer".into());
+                            break;
+                        };
+                        sent = c
+                            .call(request.clone(), Some(Duration::from_secs(5)))
+                            .map(drop)
+                            .map_err(|e| e.to_string());
+                        if sent.is_ok() {
+                            break;
+                        }
+                        conn = None;
+                    }
                     if let Err(e) = sent {
                         tracing::warn!("telling fenced {what}: {e}");
                     }

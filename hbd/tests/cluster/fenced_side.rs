@@ -176,6 +176,7 @@ impl World {
                         && !self.rng.random_bool(self.params.device_fail_rate);
                     let max = self.params.device_latency_max.as_millis() as u64;
                     let d = ms(self.rng.random_range(20..=max.max(21)));
+                    let justified = self.justified(target);
                     self.note(format!(
                         "{}: fenced calls {} {:?}",
                         self.names[i], call.device.0, call.action
@@ -189,6 +190,7 @@ impl World {
                             target,
                             off,
                             ok,
+                            justified,
                         },
                     );
                 }
@@ -225,12 +227,12 @@ impl World {
         fpid: u64,
         call: CallId,
         target: usize,
-        off: bool,
-        ok: bool,
+        (off, ok): (bool, bool),
+        justified: bool,
     ) {
         if ok && off && !self.params.lying_devices && self.machines[target].powered {
-            // Invariant 2.
-            if !self.justified(target) {
+            // Invariant 2 (judged when the device was called).
+            if !justified {
                 self.violation(format!(
                     "{} fenced {}, which nothing made unreachable or paused",
                     self.names[fencer], self.names[target]

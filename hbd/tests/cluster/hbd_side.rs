@@ -101,11 +101,16 @@ impl World {
                 if !self.params.qdisk || self.machines[i].qdiskd.is_some() {
                     return;
                 }
+                let core = self.new_qdisk_core(i, pid);
                 self.machines[i].qdiskd = Some(Qdiskd {
                     pid,
-                    started: now,
                     paused_since: None,
+                    core,
+                    queue: VecDeque::new(),
+                    in_flight: None,
+                    undelivered: VecDeque::new(),
                 });
+                self.qdisk_drain(i);
             }
         }
     }
@@ -138,6 +143,8 @@ impl World {
                         },
                     );
                 }
+                // hbd's connection to fenced closes: nobody vouches for quorum any more.
+                self.fenced_input(i, FencedInput::Notice(FencedNotice::Quorum(false)));
             }
             Daemon::Fenced => {
                 // hbd's waiting requests see the connection break.
@@ -159,7 +166,6 @@ impl World {
             }
             Daemon::Qdiskd => {
                 m.qdiskd = None;
-                self.lose_master(i);
             }
         }
     }

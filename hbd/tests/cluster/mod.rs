@@ -5,7 +5,7 @@
 //!
 //! # The world
 //! - **Machines** run up to three daemons: hbd ([`hbd::node::NodeCore`]), fenced
-//!   ([`fenced::queue::FenceQueue`]) and qdiskd (a model of the disk master; see below).
+//!   ([`fenced::queue::FenceQueue`]) and qdiskd ([`qdisk::cycle::QdiskCore`]).
 //!   Each can be killed (`kill -9`) and restarted on its own, or paused and resumed on its
 //!   own; a whole machine can crash (power off), be paused (SIGSTOP of everything: its
 //!   inputs queue up and are handed over on resume, before any timer), and be powered on.
@@ -20,16 +20,15 @@
 //!   a while, or (in the checker's own test) lying: it reports success without acting.
 //!   A successful honest off powers the target machine off. `fence_tool ack` is given only
 //!   for machines that are really off.
-//! - **Quorum disk** (two-node clusters, `master_wins`, 1 vote): qdiskd on each machine
-//!   answers hbd's polls every 250 ms; the master is the lowest machine whose qdiskd runs
-//!   and has not been paused longer than tko; a qdiskd paused past tko is evicted and fences
-//!   its machine (reboot) when it resumes.
+//! - **Quorum disk** (two-node clusters, `master_wins`, 1 vote): qdiskd's cycle core on each
+//!   machine over one simulated disk of real sector images; it answers hbd's polls every
+//!   250 ms; its self-fence (evicted, write deadline) powers its machine off.
 //!
 //! # Invariants, checked after every step
 //! 1. No group is physically held by two machines.
 //! 2. A machine is powered off by a fence only if the model made it unreachable or paused
 //!    (crash, pause, a daemon killed or paused, a partition, cut or loss touching it) at
-//!    some time within [`JUSTIFY_WINDOW`] before.
+//!    some time within [`JUSTIFY_WINDOW`] before the device was called.
 //! 3. No fence device is called for a node that the calling node's hbd sees as a member.
 //! 4. No core's next timeout is at or before the time it was just called at.
 //! 5. After the faults stop (everything healed, resumed, restarted and powered on), every
@@ -318,8 +317,12 @@ struct Fenced {
 
 struct Qdiskd {
     pid: u64,
-    started: Time,
     paused_since: Option<Time>,
+    core: qdisk::cycle::QdiskCore,
+    queue: VecDeque<qdisk_model::DiskOp>,
+    in_flight: Option<qdisk_model::DiskOp>,
+    /// Completions reached while paused, handed over on resume.
+    undelivered: VecDeque<qdisk_model::DiskOp>,
 }
 
 struct Machine {
@@ -365,6 +368,8 @@ enum Ev {
         target: usize,
         off: bool,
         ok: bool,
+        /// Whether the target had been disturbed when the call was made.
+        justified: bool,
     },
     FenceReply {
         node: usize,
@@ -373,6 +378,8 @@ enum Ev {
         reply: FenceReply,
     },
     QdiskPoll(usize, u64),
+    /// A disk I/O of qdiskd (machine, pid) completes.
+    DiskIo(usize, u64),
     NotifierRefresh(usize, u64),
     Fault,
     Undo(Undo),
@@ -380,7 +387,6 @@ enum Ev {
     /// After the faults: power on whatever is off (a fence still in flight when the faults
     /// stopped may power a machine off), every second.
     Revive,
-    SelfFence(usize, u64),
 }
 
 #[derive(Debug, Clone)]
@@ -428,10 +434,8 @@ pub struct World {
     loss: Option<(u64, f64)>,
     device_down: Vec<Option<u64>>,
     archive: VecDeque<(usize, proto::Incoming)>,
-    master: Option<usize>,
-    /// When the master was lost: a new one is elected tko later (peers declare it dead on
-    /// the disk first).
-    master_lost_at: Option<Time>,
+    /// The shared disk's sectors, by slot.
+    disk: Vec<Vec<u8>>,
     chaos_over: bool,
     chaos_end: Time,
     /// Every violation found, with its time.
@@ -468,8 +472,7 @@ impl World {
             loss: None,
             device_down: vec![None; n],
             archive: VecDeque::new(),
-            master: None,
-            master_lost_at: None,
+            disk: qdisk_model::blank_disk(),
             chaos_over: params.chaos.is_zero(),
             chaos_end: Time(params.chaos),
             violations: Vec::new(),
@@ -599,7 +602,6 @@ impl World {
         m.fenced = None;
         m.qdiskd = None;
         m.holds = vec![false; self.params.groups];
-        self.lose_master(i);
     }
 
     fn hbd_running(&self, i: usize) -> bool {
@@ -674,7 +676,6 @@ impl World {
             } else {
                 self.run_timers();
             }
-            self.update_master();
             self.check();
         }
     }
@@ -693,6 +694,9 @@ impl World {
                     next = Some(next.map_or(t, |n| n.min(t)));
                 }
             }
+            if let Some(t) = self.qdisk_timeout(i) {
+                next = Some(next.map_or(t, |n| n.min(t)));
+            }
         }
         next
     }
@@ -700,6 +704,7 @@ impl World {
     fn run_timers(&mut self) {
         let now = self.now;
         for i in 0..self.machines.len() {
+            self.qdisk_run_timer(i);
             if self.hbd_running(i) {
                 let due = self.machines[i]
                     .hbd
@@ -782,7 +787,8 @@ impl World {
                 target,
                 off,
                 ok,
-            } => self.device_done(fencer, fenced_pid, call, target, off, ok),
+                justified,
+            } => self.device_done(fencer, fenced_pid, call, target, (off, ok), justified),
             Ev::FenceReply {
                 node,
                 hbd_pid,
@@ -790,6 +796,7 @@ impl World {
                 reply,
             } => self.hbd_input(node, Some(hbd_pid), Input::FenceReply { ticket, reply }),
             Ev::QdiskPoll(i, boot) => self.qdisk_poll(i, boot),
+            Ev::DiskIo(i, pid) => self.disk_io_done(i, pid),
             Ev::NotifierRefresh(i, pid) => self.notifier_refresh(i, pid),
             Ev::Fault => self.fault(),
             Ev::Undo(u) => self.undo(u),
@@ -800,18 +807,6 @@ impl World {
                 }
                 if self.now.since(self.chaos_end) < self.params.settle_bound {
                     self.after(Duration::from_secs(1), Ev::Revive);
-                }
-            }
-            Ev::SelfFence(i, qpid) => {
-                let same = self.machines[i]
-                    .qdiskd
-                    .as_ref()
-                    .is_some_and(|q| q.pid == qpid);
-                if same && self.machines[i].powered && !self.machines[i].paused {
-                    self.stats.self_fences += 1;
-                    self.power_off(i, "qdiskd: evicted, self-fence");
-                    let d = ms(self.rng.random_range(1000..3000));
-                    self.after(d, Ev::Reboot(i));
                 }
             }
         }
