@@ -310,3 +310,46 @@ fn hole_e_a_differing_definition_refuses_placement_and_says_why() {
         );
     }
 }
+
+/// Hole b: hbd on the owner (also the disk's master) is stopped past deadtime and tko of
+/// nothing; its peer stays healthy and cannot fence it (its device is down). On resume the
+/// owner reads what queued up before judging anyone and counts the disk's votes only once
+/// qdiskd confirms them: it fences nobody.
+#[test]
+fn hole_b_a_node_stalled_past_deadtime_fences_no_healthy_peer() {
+    for seed in 0..10 {
+        let mut w = World::new(seed, Params::quiet(2));
+        w.run_until(secs(5));
+        assert_eq!(w.holders_of(0), vec![0], "{}", w.report());
+        w.set_device_down(0, true);
+        w.pause_one(0, Daemon::Hbd, true);
+        w.run_until(secs(8));
+        w.pause_one(0, Daemon::Hbd, false);
+        w.run_until(secs(20));
+        assert!(w.ok(), "{}", w.report());
+        assert!(w.powered(1), "the healthy peer was fenced: {}", w.report());
+        assert_eq!(w.fences(), 0, "{}", w.report());
+    }
+}
+
+/// Hole c: a fence that fails and backs off while its target is cut off is cancelled when
+/// the target rejoins; it never powers the rejoined node off later.
+#[test]
+fn hole_c_a_fence_in_back_off_never_survives_a_rejoin() {
+    for seed in 0..10 {
+        let mut p = Params::quiet(3);
+        p.preferred = vec![2];
+        let mut w = World::new(seed, p);
+        w.run_until(secs(5));
+        w.set_device_down(2, true);
+        w.partition(&[2]);
+        w.run_until(secs(12));
+        w.heal();
+        w.run_until(secs(14));
+        w.set_device_down(2, false);
+        w.run_until(secs(40));
+        assert!(w.ok(), "{}", w.report());
+        assert!(w.powered(2), "the rejoined node was fenced: {}", w.report());
+        assert_eq!(w.holders_of(0).len(), 1, "{}", w.report());
+    }
+}

@@ -4,6 +4,25 @@
 use super::*;
 
 impl World {
+    /// fenced's answer reaches the hbd that asked (if it still runs) a moment later.
+    pub(super) fn reply_to_hbd(
+        &mut self,
+        node: usize,
+        hbd_pid: u64,
+        ticket: FenceTicket,
+        reply: FenceReply,
+    ) {
+        self.after(
+            ms(1),
+            Ev::FenceReply {
+                node,
+                hbd_pid,
+                ticket,
+                reply,
+            },
+        );
+    }
+
     pub(super) fn topology(&self) -> Topology {
         let mut t = Topology::default();
         for n in &self.names {
@@ -33,14 +52,11 @@ impl World {
                 hbd_pid, ticket, ..
             } = input
             {
-                self.after(
-                    ms(1),
-                    Ev::FenceReply {
-                        node: i,
-                        hbd_pid,
-                        ticket,
-                        reply: FenceReply::Error("fenced: connection refused".into()),
-                    },
+                self.reply_to_hbd(
+                    i,
+                    hbd_pid,
+                    ticket,
+                    FenceReply::Error("fenced: connection refused".into()),
                 );
             }
             return;
@@ -78,15 +94,7 @@ impl World {
                         .push((hbd_pid, ticket, target)),
                     Err(e) => {
                         let reply = FenceReply::Error(e.to_string());
-                        self.after(
-                            ms(1),
-                            Ev::FenceReply {
-                                node: i,
-                                hbd_pid,
-                                ticket,
-                                reply,
-                            },
-                        );
+                        self.reply_to_hbd(i, hbd_pid, ticket, reply);
                     }
                 }
             }
@@ -205,14 +213,11 @@ impl World {
                         self.names[i], record.target.0, record.outcome
                     ));
                     for (hbd_pid, ticket, _) in waiting {
-                        self.after(
-                            ms(1),
-                            Ev::FenceReply {
-                                node: i,
-                                hbd_pid,
-                                ticket,
-                                reply: FenceReply::Finished(record.outcome.clone()),
-                            },
+                        self.reply_to_hbd(
+                            i,
+                            hbd_pid,
+                            ticket,
+                            FenceReply::Finished(record.outcome.clone()),
                         );
                     }
                 }

@@ -152,14 +152,11 @@ impl World {
                     let waiting: Vec<(u64, FenceTicket, NodeName)> =
                         f.waiting.into_values().flatten().collect();
                     for (hbd_pid, ticket, _) in waiting {
-                        self.after(
-                            ms(1),
-                            Ev::FenceReply {
-                                node: i,
-                                hbd_pid,
-                                ticket,
-                                reply: FenceReply::Error("fenced: connection reset".into()),
-                            },
+                        self.reply_to_hbd(
+                            i,
+                            hbd_pid,
+                            ticket,
+                            FenceReply::Error("fenced: connection reset".into()),
                         );
                     }
                 }

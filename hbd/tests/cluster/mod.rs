@@ -920,6 +920,39 @@ impl World {
         self.holders(g)
     }
 
+    /// Makes machine `i`'s fence device fail (or work again) (a scenario step).
+    pub fn set_device_down(&mut self, i: usize, down: bool) {
+        self.device_down[i] = down.then_some(u64::MAX);
+    }
+
+    /// Pauses (or resumes) one daemon of machine `i` (a scenario step).
+    pub fn pause_one(&mut self, i: usize, d: Daemon, pause: bool) {
+        let now = self.now;
+        if pause {
+            match d {
+                Daemon::Hbd => {
+                    if let Some(h) = self.machines[i].hbd.as_mut() {
+                        h.paused = true;
+                    }
+                    self.begin_disturbance(i);
+                }
+                Daemon::Fenced => {
+                    if let Some(f) = self.machines[i].fenced.as_mut() {
+                        f.paused = true;
+                        f.paused_since = now;
+                    }
+                }
+                Daemon::Qdiskd => {
+                    if let Some(q) = self.machines[i].qdiskd.as_mut() {
+                        q.paused_since = Some(now);
+                    }
+                }
+            }
+        } else {
+            self.resume_daemon(i, d);
+        }
+    }
+
     /// Crashes machine `i` now (a scenario step).
     pub fn crash(&mut self, i: usize) {
         self.power_off(i, "crash");
