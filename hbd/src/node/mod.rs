@@ -639,6 +639,12 @@ impl NodeCore {
             Event::CommUp => {
                 self.comm_up = true;
                 self.send_view(now, NodeSet::EMPTY);
+                // fenced learns the members first, then the quorum of that view.
+                let quorate = self.membership.quorum().quorate;
+                if !self.left {
+                    self.actions
+                        .push_back(Action::TellFenced(FencedNotice::Quorum(quorate)));
+                }
                 self.policy.handle(now.0, policy::Input::CommUp);
             }
             Event::NodeDead { node, reason } => {
@@ -681,11 +687,13 @@ impl NodeCore {
                 }
             }
             Event::QuorumChanged(q) => {
-                if !self.left {
+                self.view_changed(now);
+                // Never "quorate" before communication is up: the view is not complete, and
+                // fenced's startup fencing would act on members it was not told of yet.
+                if !self.left && (self.comm_up || !q.quorate) {
                     self.actions
                         .push_back(Action::TellFenced(FencedNotice::Quorum(q.quorate)));
                 }
-                self.view_changed(now);
             }
             _ => {}
         }
