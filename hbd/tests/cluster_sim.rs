@@ -238,6 +238,8 @@ fn regression_seeds_stay_clean() {
         180_763_498,
         101_535,
         630_404_836,
+        753_541_891,
+        753_545_301,
     ] {
         let mut w = World::new(seed, Params::random(seed));
         w.run();

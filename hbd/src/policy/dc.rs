@@ -28,6 +28,8 @@ pub(crate) struct Coordinator {
     pins: Vec<Option<NodeId>>,
     standby: Vec<NodeSet>,
     failed: Vec<NodeSet>,
+    /// The members (and their incarnations) the latest placement was decided on.
+    based_on: Vec<(NodeId, u64)>,
 }
 
 impl Coordinator {
@@ -54,6 +56,7 @@ impl Coordinator {
             pins,
             standby,
             failed,
+            based_on: Vec::new(),
         }
     }
 
@@ -70,6 +73,7 @@ impl Coordinator {
             pins: self.pins.clone(),
             standby: self.standby.clone(),
             failed: self.failed.clone(),
+            based_on: self.based_on.clone(),
         }
     }
 }
@@ -317,6 +321,7 @@ impl Policy {
         if !changed {
             return false;
         }
+        dc.based_on = info.iter().map(|(m, _, r)| (*m, r.incarnation)).collect();
         self.stamp_seq = next.seq;
         dc.current = next;
         dc.placed = true;

@@ -177,6 +177,11 @@ impl Policy {
 
     pub(crate) fn on_placement(&mut self, from: NodeId, p: Placement) {
         let n = self.cfg.groups.len();
+        // Decided on this incarnation's report, or not for this node.
+        let mine = (self.me(), self.cfg.incarnation);
+        if !p.based_on.contains(&mine) {
+            return;
+        }
         if !self.accepts(from, p.stamp)
             || p.targets.len() != n
             || p.reasons.len() != n

@@ -558,11 +558,22 @@ impl Policy {
                     .report
                     .as_ref()
                     .is_none_or(|old| (r.incarnation, r.seq) > (old.incarnation, old.seq));
+                let restarted = p
+                    .report
+                    .as_ref()
+                    .is_some_and(|old| r.incarnation > old.incarnation);
                 if newer
                     && r.groups.len() == self.cfg.groups.len()
                     && r.failed.len() == r.groups.len()
                 {
                     p.report = Some(r);
+                    if restarted {
+                        // A new incarnation: placements decided on the old one are not
+                        // for it; a new round includes it.
+                        if let Some(dc) = self.dc.as_mut() {
+                            dc.force_new_round();
+                        }
+                    }
                     self.dc_answer_stale(from);
                 }
             }

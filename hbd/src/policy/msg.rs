@@ -117,6 +117,12 @@ pub struct Placement {
     pub standby: Vec<NodeSet>,
     /// Nodes each group failed on.
     pub failed: Vec<NodeSet>,
+    /// The members whose reports this placement was decided on, with the incarnation of
+    /// each: a node applies a placement only if it names its own current incarnation (an
+    /// answer meant for its previous incarnation, or decided before its report, is not for
+    /// it).
+    #[serde(default)]
+    pub based_on: Vec<(NodeId, u64)>,
 }
 
 /// A cluster message between policies.

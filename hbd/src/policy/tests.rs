@@ -260,6 +260,7 @@ fn only_the_dc_places_and_nodes_ignore_other_senders() {
         pins: vec![None; 2],
         standby: vec![NodeSet::EMPTY; 2],
         failed: vec![NodeSet::EMPTY; 2],
+        based_on: vec![(NodeId(0), 1), (NodeId(1), 1)],
     };
     c.input(
         0,
