@@ -231,17 +231,16 @@ pub fn run(config: &FencedConfig, stop: Arc<AtomicBool>) -> Result<(), String> {
 
     let mut waiters: BTreeMap<OpId, Vec<Sender<Reply>>> = BTreeMap::new();
     let mut subscribers: Vec<Sender<Reply>> = Vec::new();
-    let stall_grace = config.queue_config(0).stall_grace;
     let mut last_turn = boot_now();
     while !stop.load(Ordering::Relaxed) {
         let now = boot_now();
         // The loop turns at least every 200 ms: a longer gap means fenced was stopped.
         if now.since(last_turn) > STALL_GAP {
             tracing::warn!(
-                "fenced did not run for {:?}: cluster fence calls wait {stall_grace:?} for rejoins to be told",
+                "fenced did not run for {:?}: cluster fence calls wait for rejoins to be told first",
                 now.since(last_turn)
             );
-            queue.handle_stall(now, stall_grace);
+            queue.handle_stall(now);
         }
         last_turn = now;
         queue.handle_timeout(now);

@@ -660,10 +660,10 @@ impl FenceQueue {
 
     /// The driver saw that fenced did not run for a while (stopped, starved, suspended):
     /// what queued up meanwhile (a victim's rejoin, a withdrawal) may not have been told
-    /// yet, so no cluster fence call starts for `grace` (calls of operations already past
-    /// that point, and administrator requests, are not held).
-    pub fn handle_stall(&mut self, now: BootTime, grace: Duration) {
-        self.hold_until = Some(now + grace);
+    /// yet, so no cluster fence call starts for `stall_grace` (calls of operations already
+    /// past that point, and administrator requests, are not held).
+    pub fn handle_stall(&mut self, now: BootTime) {
+        self.hold_until = Some(now + self.cfg.stall_grace);
         self.advance(now);
     }
 

@@ -525,7 +525,7 @@ fn after_a_stall_cluster_calls_wait_for_rejoins_to_be_told() {
         .expect("accepted");
     assert_eq!(w.calls.len(), 1);
     // fenced stalls; the failed call's result and the victim's rejoin wait in its queue.
-    w.queue.handle_stall(w.now, Duration::from_secs(2));
+    w.queue.handle_stall(w.now);
     w.run(Duration::from_millis(500));
     assert_eq!(w.calls.len(), 1, "the retry waits: {:?}", w.calls);
     w.queue.handle_rejoin(w.now, node("web1"));
@@ -538,7 +538,7 @@ fn after_a_stall_cluster_calls_wait_for_rejoins_to_be_told() {
 #[test]
 fn a_stall_delays_a_cluster_call_but_not_for_ever() {
     let mut w = World::new(cfg(), &[("ipmi1", Behaviour::Works)]);
-    w.queue.handle_stall(w.now, Duration::from_secs(2));
+    w.queue.handle_stall(w.now);
     w.request("web1", FenceAction::Off, cluster())
         .expect("accepted");
     assert!(w.calls.is_empty());

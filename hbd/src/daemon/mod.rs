@@ -195,8 +195,7 @@ pub fn run(opts: Options, cfg: Config) -> Result<(), DaemonError> {
         .fenced_socket
         .clone()
         .map(|p| workers::fenced_notifier(p, local.to_string()));
-    let nodes: Vec<NodeName> = core.policy().config().nodes.clone();
-    let ttl = 1 + u32::try_from(nodes.len()).unwrap_or(u32::MAX);
+    let ttl = 1 + u32::try_from(core.policy().config().nodes.len()).unwrap_or(u32::MAX);
     let mut driver = Driver {
         origin: Origin {
             node: local.to_string(),
@@ -211,7 +210,6 @@ pub fn run(opts: Options, cfg: Config) -> Result<(), DaemonError> {
         links,
         pinger,
         core,
-        nodes,
         tx,
         groups_tx,
         fenced,
@@ -290,7 +288,6 @@ struct Driver {
     links: Vec<Link>,
     pinger: Option<Pinger>,
     core: NodeCore,
-    nodes: Vec<NodeName>,
     tx: Sender<Ev>,
     groups_tx: Sender<(GroupId, GroupOp)>,
     fenced: Option<FencedNotifier>,
@@ -537,8 +534,12 @@ impl Driver {
             )
         });
         let status = self.core.policy().status();
-        let groups =
-            codec::group_reports(&status, &self.cfg, &self.nodes, self.core.group_states());
+        let groups = codec::group_reports(
+            &status,
+            &self.cfg,
+            &self.core.policy().config().nodes,
+            self.core.group_states(),
+        );
         let rscstatus = codec::rscstatus(&groups, self.local.as_str(), &self.cfg);
         let reply = StatusReply {
             version: API_VERSION,

@@ -196,12 +196,8 @@ pub const DEFAULT_QDISK_VOTE_TTL: Duration = Duration::from_secs(2);
 /// One node's decisions. See the [module documentation](self).
 #[derive(Debug)]
 pub struct NodeCore {
-    local: NodeName,
-    uuid: NodeUuid,
-    generation: u64,
     membership: Membership,
     policy: Policy,
-    nodes: Vec<NodeName>,
     fencing: Option<FenceTalk>,
     votes: Option<VoteFreshness>,
     payloads: HashMap<MsgHandle, proto::ClusterMsg>,
@@ -218,7 +214,6 @@ pub struct NodeCore {
 impl NodeCore {
     /// The core of a node starting at `now`.
     pub fn new(cfg: NodeConfig, now: Time) -> Self {
-        let nodes = cfg.policy.nodes.clone();
         let qdisk_votes = cfg.membership.quorum.qdisk_votes;
         let membership = Membership::new(
             cfg.membership,
@@ -229,12 +224,8 @@ impl NodeCore {
         );
         let policy = Policy::new(cfg.policy, now.0);
         let mut core = NodeCore {
-            local: cfg.local,
-            uuid: cfg.uuid,
-            generation: cfg.generation,
             membership,
             policy,
-            nodes,
             fencing: cfg.fenced.map(FenceTalk::new),
             votes: cfg
                 .qdisk_vote_ttl
@@ -382,7 +373,9 @@ impl NodeCore {
 
     /// The node id of `name` in this node's configuration.
     pub fn node_id(&self, name: &NodeName) -> Option<NodeId> {
-        self.nodes
+        self.policy
+            .config()
+            .nodes
             .iter()
             .position(|n| n == name)
             .map(|i| NodeId(i as u16))
@@ -392,7 +385,7 @@ impl NodeCore {
     /// membership that hear this node too.
     pub fn members(&self) -> NodeSet {
         let mut set = NodeSet::EMPTY;
-        if let Some(me) = self.node_id(&self.local) {
+        if let Some(me) = self.node_id(self.membership.local()) {
             set.insert(me);
         }
         for n in self.membership.nodes() {
@@ -408,7 +401,9 @@ impl NodeCore {
     // ----- input handlers ------------------------------------------------------------
 
     fn name_of(&self, id: NodeId) -> NodeName {
-        self.nodes
+        self.policy
+            .config()
+            .nodes
             .get(id.index())
             .cloned()
             .unwrap_or_else(|| NodeName::new(&format!("node#{}", id.0)))
@@ -421,9 +416,10 @@ impl NodeCore {
     }
 
     fn on_packet(&mut self, now: Time, link: LinkId, msg: proto::Incoming) {
-        if msg.header.src.eq_ignore_ascii_case(self.local.as_str())
-            && msg.header.src_uuid == Some(self.uuid.0)
-            && msg.header.generation == Some(proto::Generation(self.generation))
+        let me = &self.membership;
+        if msg.header.src.eq_ignore_ascii_case(me.local().as_str())
+            && msg.header.src_uuid == Some(me.uuid().0)
+            && msg.header.generation == Some(proto::Generation(me.generation()))
         {
             return; // our own broadcast or multicast, looped back
         }
@@ -603,7 +599,7 @@ impl NodeCore {
                 };
                 if c.msg_type == codec::REQNODES {
                     // heartbeat 3.0.6 waits for this answer before it calls a link up.
-                    let body = codec::repnodes(&self.nodes, &from);
+                    let body = codec::repnodes(&self.policy.config().nodes, &from);
                     self.send_cluster(now, body, Some(from));
                     return;
                 }
@@ -747,7 +743,7 @@ impl NodeCore {
             A::Send { to, msg } => {
                 let dest = match to {
                     policy::Dest::All => None,
-                    policy::Dest::Node(id) => self.nodes.get(id.index()).cloned(),
+                    policy::Dest::Node(id) => self.policy.config().nodes.get(id.index()).cloned(),
                 };
                 let body = codec::policy_body(&msg, dest.as_ref());
                 self.send_cluster(now, body, dest);

@@ -136,8 +136,7 @@ impl World {
         if self.now.since(paused_since) > Duration::from_secs(1) {
             let now = BootTime(self.now.0);
             if let Some(f) = self.machines[i].fenced.as_mut() {
-                let grace = Duration::from_secs(2);
-                f.queue.handle_stall(now, grace);
+                f.queue.handle_stall(now);
             }
         }
         let inbox: Vec<FencedInput> = self.machines[i]
