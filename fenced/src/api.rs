@@ -1,7 +1,7 @@
 //! The fenced API: newline-delimited JSON over a root-only Unix socket, with a version.
 //!
 //! Requests (`{"version":1,"request":{...}}`): `fence {target, action, origin, wait}`,
-//! `unfence {target, wait}`, `ack {target, by}`, `status`, `history {target?, limit?}`,
+//! `unfence {target, wait}`, `ack {target, by, force?}`, `status`, `history {target?, limit?}`,
 //! `quorum {quorate}`, `membership {members}`, `rejoined {target}`, `withdraw {target, origin}`,
 //! `subscribe`. Replies carry `"version":1` and
 //! either `ok` with a payload or `error`.
@@ -37,12 +37,18 @@ pub enum Request {
         #[serde(default)]
         wait: bool,
     },
-    /// An administrator declares a node safely down.
+    /// An administrator declares a node safely down. When qdiskd is configured and the
+    /// quorum disk shows the node still writing (or qdiskd cannot be asked), the request is
+    /// refused unless `force` is set ([`crate::ackguard`]).
     Ack {
         /// The node.
         target: String,
         /// Who.
         by: String,
+        /// Acknowledge even when the quorum disk objects (absent in older clients: false;
+        /// left out of the line when false).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        force: bool,
     },
     /// Operations in progress.
     Status,
@@ -169,5 +175,36 @@ impl Reply {
             ok: None,
             error: Some(message.into()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_ack_without_force_is_read_as_not_forced_and_written_as_before() {
+        let line = r#"{"version":1,"request":{"kind":"ack","target":"web1","by":"root"}}"#;
+        let parsed: RequestLine = serde_json::from_str(line).expect("an older client's ack");
+        assert_eq!(
+            parsed.request,
+            Request::Ack {
+                target: "web1".into(),
+                by: "root".into(),
+                force: false
+            }
+        );
+        assert_eq!(serde_json::to_string(&parsed).expect("json"), line);
+        let forced = Request::Ack {
+            target: "web1".into(),
+            by: "root".into(),
+            force: true,
+        };
+        let text = serde_json::to_string(&forced).expect("json");
+        assert!(text.contains(r#""force":true"#), "{text}");
+        assert_eq!(
+            serde_json::from_str::<Request>(&text).expect("back"),
+            forced
+        );
     }
 }

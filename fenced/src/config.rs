@@ -27,6 +27,10 @@
 //! port = "7"
 //! ```
 //!
+//! fenced also reads two things it shares with qdiskd: each `[[node]]`'s `id` (its slot on
+//! the quorum disk) and whether there is a `[quorumd]` section (and its `socket`): when
+//! qdiskd is configured, a manual acknowledgement asks it first ([`crate::ackguard`]).
+//!
 //! Errors name the file, the line and the fix.
 
 use std::collections::BTreeMap;
@@ -35,6 +39,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use toml::Spanned;
+
+use qdisk::ids::NodeId;
 
 use crate::queue::QueueConfig;
 use crate::topology::{DeviceName, DeviceUse, Level, NodeFencing, NodeName, Topology};
@@ -45,6 +51,9 @@ pub const DEFAULT_CONFIG: &str = "/etc/cluster/cluster.toml";
 pub const DEFAULT_SOCKET: &str = "/run/fenced/fenced.sock";
 /// Default history file.
 pub const DEFAULT_HISTORY: &str = "/var/lib/cluster/fence-history.jsonl";
+/// Name of the file, beside the history, that records the boot id fenced last started in
+/// (see [`crate::bootid`]).
+pub const BOOT_ID_RECORD: &str = "fenced.boot_id";
 
 /// Parameter names whose values are secrets: never logged, never on a command line, and
 /// they require the cluster file to be mode 0600.
@@ -98,6 +107,13 @@ struct RawFile {
     fence_device: Vec<Spanned<RawDevice>>,
     #[serde(default)]
     node: Vec<Spanned<RawNode>>,
+    /// qdiskd's section: only its presence and its socket matter here (qdiskd checks the rest).
+    quorumd: Option<RawQuorumd>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawQuorumd {
+    socket: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -129,6 +145,7 @@ struct RawDevice {
 #[derive(Debug, Deserialize)]
 struct RawNode {
     name: String,
+    id: Option<u32>,
     fence_delay: Option<Dur>,
     #[serde(default)]
     fence: Vec<Spanned<RawLevel>>,
@@ -191,9 +208,15 @@ pub struct FencedConfig {
     pub socket: PathBuf,
     /// Treat the partition as quorate without being told (standalone use, no hbd).
     pub assume_quorate: bool,
-    /// Unfence this node when fenced starts, before anything touches shared storage (RHCS
-    /// runs `fence_node -U` at start; default on).
+    /// Unfence this node when fenced starts after a reboot, before anything touches shared
+    /// storage (RHCS runs `fence_node -U` at start; default on). A restart of fenced without
+    /// a reboot does not unfence ([`crate::bootid`]).
     pub unfence_on_start: bool,
+    /// Node ids (`[[node]] id`, the quorum disk slots) by name.
+    pub node_ids: BTreeMap<NodeName, NodeId>,
+    /// qdiskd's API socket when the file configures qdiskd (`[quorumd]`, its `socket` or
+    /// qdiskd's default): manual acknowledgements ask it first. `None`: no quorum disk.
+    pub qdisk_socket: Option<PathBuf>,
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -322,8 +345,12 @@ impl FencedConfig {
             })
         };
         let mut topology = Topology::default();
+        let mut node_ids = BTreeMap::new();
         for n in &raw.node {
             let n = n.get_ref();
+            if let Some(id) = n.id {
+                node_ids.insert(NodeName(n.name.clone()), NodeId(id));
+            }
             let mut levels = Vec::new();
             for (i, level) in n.fence.iter().enumerate() {
                 if level.get_ref().devices.is_empty() {
@@ -377,7 +404,18 @@ impl FencedConfig {
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_SOCKET)),
             assume_quorate: f.and_then(|f| f.assume_quorate).unwrap_or(false),
             unfence_on_start: f.and_then(|f| f.unfence_on_start).unwrap_or(true),
+            node_ids,
+            qdisk_socket: raw.quorumd.map(|q| {
+                q.socket
+                    .unwrap_or_else(|| PathBuf::from(qdisk::config::DEFAULT_SOCKET))
+            }),
         })
+    }
+
+    /// Where fenced records the boot id it last started in: [`BOOT_ID_RECORD`] beside the
+    /// history file (fenced's state directory, `/var/lib/cluster` by default).
+    pub fn boot_id_file(&self) -> PathBuf {
+        self.history_file.with_file_name(BOOT_ID_RECORD)
     }
 
     /// The queue's configuration.
@@ -473,6 +511,27 @@ port = "3"
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
         assert!(FencedConfig::load(&path).is_ok());
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn node_ids_and_the_quorum_disk_socket_are_read_for_acknowledgements() {
+        let c = FencedConfig::parse(Path::new("c.toml"), FILE).expect("valid");
+        assert_eq!(c.node_ids[&NodeName("web1".into())], NodeId(1));
+        assert_eq!(c.qdisk_socket, None, "no [quorumd]: no quorum disk to ask");
+        assert_eq!(
+            c.boot_id_file(),
+            PathBuf::from("/var/lib/cluster/fenced.boot_id")
+        );
+
+        let text = format!("{FILE}\n[quorumd]\nlabel = \"web-qdisk\"\ntko = 10\n");
+        let c = FencedConfig::parse(Path::new("c.toml"), &text).expect("valid");
+        assert_eq!(
+            c.qdisk_socket,
+            Some(PathBuf::from(qdisk::config::DEFAULT_SOCKET))
+        );
+        let text = format!("{FILE}\n[quorumd]\nsocket = \"/run/q.sock\"\n");
+        let c = FencedConfig::parse(Path::new("c.toml"), &text).expect("valid");
+        assert_eq!(c.qdisk_socket, Some(PathBuf::from("/run/q.sock")));
     }
 
     #[test]

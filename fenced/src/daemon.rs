@@ -6,13 +6,18 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{channel, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use qdisk::ids::NodeId;
+
+use crate::ackguard::{judge_ack, AckVerdict, QdiskAnswer};
 use crate::agent;
 use crate::api::{OpReport, Payload, Reply, Request, RequestLine, API_VERSION};
+use crate::bootid::{self, StartKind};
 use crate::config::FencedConfig;
 use crate::history::{FenceAction, Origin, Record};
 use crate::queue::{Action, CallId, FenceQueue, OpId, OpState, QueueEvent};
@@ -51,10 +56,61 @@ pub fn state_words(state: &OpState, now: BootTime) -> String {
     }
 }
 
-fn serve(listener: UnixListener, tx: Sender<Msg>) {
+/// What a connection needs to judge a manual acknowledgement: where qdiskd answers (if it
+/// is configured) and the quorum-disk node ids.
+struct AckContext {
+    qdisk_socket: Option<PathBuf>,
+    node_ids: BTreeMap<NodeName, NodeId>,
+}
+
+/// How long an acknowledgement waits for qdiskd's status before calling it unreachable.
+const QDISK_ASK_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Asks qdiskd for its status, waiting at most [`QDISK_ASK_TIMEOUT`] (a hung qdiskd must
+/// not hold the requester past its own timeout).
+fn ask_qdiskd(socket: Option<&PathBuf>) -> QdiskAnswer {
+    let Some(socket) = socket.cloned() else {
+        return QdiskAnswer::NotConfigured;
+    };
+    let (tx, rx) = channel();
+    let shown = socket.display().to_string();
+    std::thread::spawn(move || {
+        let answer = qdisk::client::QdiskClient::connect(&socket).and_then(|mut c| c.status());
+        let _ = tx.send(answer);
+    });
+    match rx.recv_timeout(QDISK_ASK_TIMEOUT) {
+        Ok(Ok(status)) => QdiskAnswer::Status(Box::new(status)),
+        Ok(Err(e)) => QdiskAnswer::Unreachable(e.to_string()),
+        Err(_) => QdiskAnswer::Unreachable(format!(
+            "qdiskd at {shown} did not answer within {QDISK_ASK_TIMEOUT:?}"
+        )),
+    }
+}
+
+/// Judges an acknowledgement in the connection's own thread (asking qdiskd must not stall
+/// the main loop): `Err(why)` when it is refused.
+fn check_ack(context: &AckContext, target: &str, by: &str, force: bool) -> Result<(), String> {
+    let target = NodeName(target.to_string());
+    let answer = ask_qdiskd(context.qdisk_socket.as_ref());
+    let id = context.node_ids.get(&target).copied();
+    match judge_ack(&target, id, &answer, force) {
+        AckVerdict::Allow => Ok(()),
+        AckVerdict::Forced(why) => {
+            tracing::warn!("{by} forces the acknowledgement of {target} over this: {why}");
+            Ok(())
+        }
+        AckVerdict::Refuse(why) => {
+            tracing::warn!("acknowledgement of {target} by {by} refused: {why}");
+            Err(why)
+        }
+    }
+}
+
+fn serve(listener: UnixListener, tx: Sender<Msg>, context: Arc<AckContext>) {
     for stream in listener.incoming().map_while(Result::ok) {
         let tx = tx.clone();
-        std::thread::spawn(move || connection(stream, &tx));
+        let context = Arc::clone(&context);
+        std::thread::spawn(move || connection(stream, &tx, &context));
     }
 }
 
@@ -63,14 +119,14 @@ fn write_reply(stream: &mut UnixStream, reply: &Reply) -> bool {
     stream.write_all(line.as_bytes()).is_ok() && stream.write_all(b"\n").is_ok()
 }
 
-fn connection(stream: UnixStream, tx: &Sender<Msg>) {
+fn connection(stream: UnixStream, tx: &Sender<Msg>, context: &AckContext) {
     let Ok(mut writer) = stream.try_clone() else {
         return;
     };
     // The membership layer (hbd) keeps one connection open and tells quorum on it: when it
     // goes away (hbd died or left), nobody vouches for quorum any more.
     let mut membership_layer = false;
-    connection_lines(stream, &mut writer, tx, &mut membership_layer);
+    connection_lines(stream, &mut writer, tx, context, &mut membership_layer);
     if membership_layer {
         tracing::warn!(
             "the membership layer hung up: not quorate until it says so again (cluster fencing waits)"
@@ -84,6 +140,7 @@ fn connection_lines(
     stream: UnixStream,
     writer: &mut UnixStream,
     tx: &Sender<Msg>,
+    context: &AckContext,
     membership_layer: &mut bool,
 ) {
     for line in BufReader::new(stream).lines().map_while(Result::ok) {
@@ -106,6 +163,14 @@ fn connection_lines(
         };
         if matches!(request, Request::Quorum { .. }) {
             *membership_layer = true;
+        }
+        if let Request::Ack { target, by, force } = &request {
+            if let Err(why) = check_ack(context, target, by, *force) {
+                if !write_reply(writer, &Reply::error(why)) {
+                    return;
+                }
+                continue;
+            }
         }
         // A cluster fence request whose requester waits lives as long as the requester:
         // if it hangs up (hbd died) before the operation ends, its request is withdrawn.
@@ -168,6 +233,45 @@ fn hung_up(stream: &UnixStream) -> bool {
     )
 }
 
+/// Whether this start follows a reboot (see [`crate::bootid`]), and this boot's id recorded
+/// for the next start. When the boot id cannot be read or the record cannot be read, the
+/// start counts as one without a reboot: fenced does not unfence on a guess.
+fn start_kind(config: &FencedConfig) -> StartKind {
+    let path = config.boot_id_file();
+    let current = match bootid::current() {
+        Ok(id) => id,
+        Err(e) => {
+            tracing::warn!(
+                "cannot read this boot's id ({}: {e}): cannot tell a reboot from a restart of \
+                 fenced, so this node is not unfenced; run fence_node -U after checking it",
+                bootid::BOOT_ID_PATH
+            );
+            return StartKind::SameBoot;
+        }
+    };
+    let kind = match bootid::read_record(&path) {
+        Ok(recorded) => bootid::decide(recorded.as_deref(), &current),
+        Err(e) => {
+            tracing::warn!(
+                "cannot read {} ({e}): cannot tell a reboot from a restart of fenced, so this \
+                 node is not unfenced; fix or remove the file, and run fence_node -U after \
+                 checking the node",
+                path.display()
+            );
+            StartKind::SameBoot
+        }
+    };
+    if let Err(e) = bootid::write_record(&path, &current) {
+        tracing::warn!(
+            "cannot record this boot's id in {} ({e}): the next start of fenced will not know \
+             whether the node rebooted; make the directory writable",
+            path.display()
+        );
+    }
+    tracing::info!("boot id {current}: {}", kind.words());
+    kind
+}
+
 /// Runs fenced until `stop` is set.
 pub fn run(config: &FencedConfig, stop: Arc<AtomicBool>) -> Result<(), String> {
     let mut store = HistoryStore::open(&config.history_file, config.history_limit)
@@ -181,6 +285,7 @@ pub fn run(config: &FencedConfig, stop: Arc<AtomicBool>) -> Result<(), String> {
     if config.assume_quorate {
         queue.handle_quorum(now, true);
     }
+    let start = start_kind(config);
     if config.unfence_on_start {
         let me = NodeName(
             rustix::system::uname()
@@ -192,8 +297,17 @@ pub fn run(config: &FencedConfig, stop: Arc<AtomicBool>) -> Result<(), String> {
             .topology
             .node(&me)
             .is_some_and(|n| !n.unfence.is_empty());
-        if has_unfence {
-            tracing::info!("unfencing this node ({me}) before it touches shared storage");
+        if has_unfence && !start.unfences() {
+            tracing::warn!(
+                "fenced restarted without a reboot of this node ({me}): not unfencing it, so a \
+                 fabric fence put on it stays in place; check the node, then run fence_node -U \
+                 to unfence it"
+            );
+        } else if has_unfence {
+            tracing::info!(
+                "unfencing this node ({me}) before it touches shared storage ({})",
+                start.words()
+            );
             if let Err(e) = queue.handle_request(
                 now,
                 me,
@@ -220,7 +334,11 @@ pub fn run(config: &FencedConfig, stop: Arc<AtomicBool>) -> Result<(), String> {
         .map_err(|e| format!("{}: {e}", socket.display()))?;
     let (tx, rx) = channel::<Msg>();
     let server_tx = tx.clone();
-    std::thread::spawn(move || serve(listener, server_tx));
+    let context = Arc::new(AckContext {
+        qdisk_socket: config.qdisk_socket.clone(),
+        node_ids: config.node_ids.clone(),
+    });
+    std::thread::spawn(move || serve(listener, server_tx, context));
     tracing::info!(
         "fenced ready: {} devices, {} nodes, history {} ({} records)",
         config.devices.len(),
@@ -401,7 +519,7 @@ fn handle_api(
             );
             accept(result, wait, reply);
         }
-        Request::Ack { target, by } => {
+        Request::Ack { target, by, .. } => {
             tracing::warn!("{by} acknowledges {target} as safely down (manual override)");
             queue.handle_ack(now, NodeName(target), by);
             let _ = reply.send(Reply::ok(Payload::Done));

@@ -6,8 +6,10 @@
 //! quorum gate, and produces a [`history::Record`] for every operation. The daemon (driver,
 //! configuration, API) is built around it.
 
+pub mod ackguard;
 pub mod agent;
 pub mod api;
+pub mod bootid;
 pub mod client;
 pub mod config;
 pub mod daemon;

@@ -10,6 +10,10 @@
 //! (ipmi_sim's `chassis_control` program): off takes the node off the network (links down,
 //! addresses flushed), then kills every process in the cgroup and waits until they are gone;
 //! on restores the links and starts the node's configured daemons again.
+//!
+//! Each node has its own boot id: `enter.sh` bind-mounts the node's `boot_id` file over
+//! `/proc/sys/kernel/random/boot_id`, and power-on writes a new random one before the
+//! daemons start, so a power cycle looks like a reboot to them and a daemon restart does not.
 
 use std::net::Ipv4Addr;
 use std::os::unix::fs::PermissionsExt;
@@ -38,6 +42,12 @@ pub const DEFAULT_PRIVATE_DIRS: &[&str] = &[
     "/run",
     "/dev/shm",
 ];
+
+/// The kernel's boot id, which each node sees as its own (a bind mount in `enter.sh`).
+const BOOT_ID: &str = "/proc/sys/kernel/random/boot_id";
+
+/// A new random UUID at every read.
+const RANDOM_UUID: &str = "/proc/sys/kernel/random/uuid";
 
 /// A daemon a node runs at lab start and again at every power on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,6 +128,10 @@ impl Node {
         };
         std::fs::write(node.dir.join("power"), "1\n")
             .map_err(|e| LabError::io(node.dir.join("power"), e))?;
+        let uuid =
+            std::fs::read_to_string(RANDOM_UUID).map_err(|e| LabError::io(RANDOM_UUID, e))?;
+        std::fs::write(node.boot_id_file(), uuid)
+            .map_err(|e| LabError::io(node.boot_id_file(), e))?;
         node.write_enter_script()?;
         Ok(node)
     }
@@ -183,6 +197,20 @@ impl Node {
     /// The script that runs its arguments inside the node.
     pub fn enter_script(&self) -> PathBuf {
         self.dir.join("enter.sh")
+    }
+
+    /// The node's boot id as its processes read it from `/proc/sys/kernel/random/boot_id`:
+    /// new at every power on (a power cycle is a reboot), unchanged by a crash of its
+    /// processes or a daemon restart.
+    pub fn boot_id(&self) -> Result<String> {
+        let path = self.boot_id_file();
+        std::fs::read_to_string(&path)
+            .map(|s| s.trim().to_string())
+            .map_err(|e| LabError::io(&path, e))
+    }
+
+    fn boot_id_file(&self) -> PathBuf {
+        self.dir.join("boot_id")
     }
 
     /// The node's power program (`power.sh get power | set power 0|1 | set reset 1 |
@@ -359,6 +387,11 @@ impl Node {
                 shell_quote(target)
             ));
         }
+        // The node's own boot id (a file, so it changes only when power-on rewrites it).
+        inner.push_str(&format!(
+            " && mount --bind {} {BOOT_ID}",
+            shell_quote(&self.boot_id_file().display().to_string())
+        ));
         // `ip netns exec` mounts a fresh /sys, hiding the cgroup file system; a node should
         // look like a machine, where daemons find their cgroup under /sys/fs/cgroup.
         inner.push_str(
@@ -482,11 +515,14 @@ close_fds() {{
 [ "$(cat "$STATE")" = 1 ] && exit 0
 ip -n {ns} -batch - <<'IP'
 {net_on}IP
+# A new boot: a new boot id (written in place: the node's processes bind-mount this file).
+cat {RANDOM_UUID} > {boot_id}
 echo 1 > "$STATE"
 ( close_fds; exec bash {daemons} </dev/null >/dev/null 2>&1 )
 "#,
             host = self.hostname,
             daemons = shell_quote(&self.daemons_script().display().to_string()),
+            boot_id = shell_quote(&self.boot_id_file().display().to_string()),
         );
         write_script(&self.power_on_script(), &on)
     }

@@ -115,6 +115,31 @@ fn crash_kills_every_process_of_the_node_and_takes_it_off_the_network() {
 }
 
 #[test]
+fn each_node_has_its_own_boot_id_and_only_a_power_cycle_changes_it() {
+    require_root("each_node_has_its_own_boot_id");
+    let lab = Lab::builder().nodes(2).build().expect("lab up");
+    let seen = |i: usize| {
+        lab.node(i)
+            .run(&["cat", "/proc/sys/kernel/random/boot_id"])
+            .expect("read the boot id in the node")
+            .trim()
+            .to_string()
+    };
+    let (one, two) = (seen(1), seen(2));
+    let host = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").expect("host's");
+    assert_eq!(one, lab.node(1).boot_id().expect("boot id"));
+    assert_ne!(one, two, "each node boots on its own");
+    assert_ne!(one, host.trim(), "a node is not the host");
+    lab.kill_processes(1).expect("kill");
+    assert_eq!(seen(1), one, "a crash of the processes is no reboot");
+    lab.node(1).power_cycle().expect("power cycle");
+    let rebooted = seen(1);
+    assert_ne!(rebooted, one, "a power cycle is a reboot");
+    assert_eq!(rebooted.len(), 36, "{rebooted}");
+    assert_eq!(seen(2), two, "the other node did not reboot");
+}
+
+#[test]
 fn kill_processes_leaves_the_node_on_the_network() {
     require_root("kill_processes_leaves_the_node_on_the_network");
     let lab = Lab::builder().nodes(2).build().expect("lab up");

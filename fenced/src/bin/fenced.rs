@@ -28,6 +28,10 @@ FILES:
                                            (mode 0600 when it holds passwords)
     /run/fenced/fenced.sock                the API socket (root only)
     /var/lib/cluster/fence-history.jsonl   the history
+    /var/lib/cluster/fenced.boot_id        the boot id fenced last started in (beside the
+                                           history): at start fenced unfences its own node
+                                           only after a reboot, never after a mere restart
+    /proc/sys/kernel/random/boot_id        this boot's id
 
 SIGNALS:
     SIGTERM, SIGINT   stop (operations in progress are abandoned and not recorded)

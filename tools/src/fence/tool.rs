@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use fenced::api::{Payload, Request};
-use fenced::client::FencedClient;
+use fenced::client::{ClientError, FencedClient};
 use fenced::config::DEFAULT_SOCKET;
 
 use super::render;
@@ -15,7 +15,9 @@ const AFTER_LONG_HELP: &str = "\
 EXAMPLES:
     fence_tool ls                   operations in progress, and whether we are quorate
     fence_tool history web1         every fence operation on web1, with each device tried
-    fence_tool ack web1             declare web1 safely down (only after checking it!)
+    fence_tool ack web1             declare web1 safely down (only after checking it!);
+                                    refused while the quorum disk shows web1 writing
+    fence_tool ack --force web1     ... even then (or when qdiskd cannot be asked)
     fence_tool history --json       for scripts
 
 EXIT STATUS:
@@ -49,13 +51,19 @@ pub enum Command {
         #[arg(long, default_value_t = 50)]
         limit: usize,
     },
-    /// Declare NODE safely down: ends its fencing as acknowledged (manual override)
+    /// Declare NODE safely down: ends its fencing as acknowledged (manual override).
+    /// With a quorum disk, fenced refuses while qdiskd sees NODE still writing its status
+    /// block, or cannot be asked, unless --force
     Ack {
         /// The node
         node: String,
         /// Do not ask for confirmation
         #[arg(short = 'y', long)]
         yes: bool,
+        /// Acknowledge even when the quorum disk shows NODE still writing or qdiskd cannot
+        /// be asked (only after checking NODE yourself!)
+        #[arg(long)]
+        force: bool,
     },
     /// Everything fenced knows: status and the whole history, as JSON
     Dump,
@@ -129,7 +137,7 @@ fn execute(args: &Args) -> Result<i32, Box<dyn std::error::Error>> {
                 }
             }
         }
-        Command::Ack { node, yes } => {
+        Command::Ack { node, yes, force } => {
             if !yes {
                 crate::output::print_stdout(&format!(
                     "Acknowledging {node} as fenced lets the cluster take over its resources.\nOnly do this after checking that {node} is powered off or cut off from shared storage.\nProceed [N/y]? "
@@ -141,14 +149,23 @@ fn execute(args: &Args) -> Result<i32, Box<dyn std::error::Error>> {
                     return Ok(1);
                 }
             }
-            client.call(
+            let acked = client.call(
                 Request::Ack {
                     target: node.clone(),
                     by: super::who(),
+                    force: *force,
                 },
                 timeout,
-            )?;
-            say!("{node} acknowledged as safely down");
+            );
+            match acked {
+                Ok(_) => say!("{node} acknowledged as safely down"),
+                // fenced's refusal says why and what to do: shown as it is.
+                Err(ClientError::Refused(why)) => {
+                    eprintln!("fence_tool: {why}");
+                    return Ok(1);
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
         Command::Dump => {
             let status = client.call(Request::Status, timeout)?;
