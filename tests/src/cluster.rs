@@ -1,13 +1,16 @@
 //! [`Lab`] and its builder: the whole cluster, up in one call and down on drop.
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::bmc::{Bmc, BmcCredentials};
 use crate::cgroup::{cgroup2_root, Cgroup};
+use crate::cmd::run_command;
 use crate::disk::SharedDisk;
 use crate::error::{LabError, Result};
+use crate::faultdisk::{DiskFault, FaultControl};
 use crate::node::{Node, DEFAULT_PRIVATE_DIRS};
 use crate::owner::Owner;
 use crate::serial::SerialPair;
@@ -16,6 +19,7 @@ use crate::switch::Switch;
 use crate::timeline::Timeline;
 use crate::topology::{Net, MAX_NODES};
 use crate::unique::unique_name;
+use crate::watchdog::{Expiry, LabWatchdog};
 
 /// How long helper daemons (ipmi_sim, snmpd) get to answer after start.
 const READY: Duration = Duration::from_secs(10);
@@ -33,6 +37,7 @@ pub struct LabBuilder {
     snmp_credentials: SnmpCredentials,
     hostnames: Vec<String>,
     bmc_power_stub: bool,
+    watchdogs: bool,
 }
 
 impl Default for LabBuilder {
@@ -48,6 +53,7 @@ impl Default for LabBuilder {
             snmp_credentials: SnmpCredentials::default(),
             hostnames: Vec::new(),
             bmc_power_stub: false,
+            watchdogs: false,
         }
     }
 }
@@ -104,6 +110,16 @@ impl LabBuilder {
     /// An SNMP agent (snmpd) on the switch.
     pub fn snmp(mut self, on: bool) -> Self {
         self.snmp = on;
+        self
+    }
+
+    /// A hardware watchdog per node (default off): a file served by the lab
+    /// ([`LabWatchdog`], at `node.dir()/watchdog/watchdog`, visible inside the node) that
+    /// answers the Linux watchdog API and, when it expires, resets the node: its processes
+    /// are frozen, its hanging shared-disk requests fail, and it is powered off as its BMC
+    /// does. See [`Lab::watchdog`].
+    pub fn watchdogs(mut self, on: bool) -> Self {
+        self.watchdogs = on;
         self
     }
 
@@ -170,6 +186,7 @@ impl LabBuilder {
             switch: None,
             nodes: Vec::new(),
             disk: None,
+            watchdogs: Vec::new(),
             bmcs: Vec::new(),
             snmp: None,
             serials: Mutex::new(Vec::new()),
@@ -221,6 +238,21 @@ impl LabBuilder {
                 format!("shared disk {size} bytes, {sector}-byte sectors"),
             );
         }
+        if self.watchdogs {
+            for index in 1..=lab.nodes.len() {
+                // Mounted before any of the node's processes starts: they enter a private
+                // mount namespace, a copy of the host's mounts at that moment.
+                let node = lab.try_node(index)?;
+                let watchdog = LabWatchdog::mount(&node.dir().join("watchdog"))?;
+                let disk = match &lab.disk {
+                    Some(disk) => Some(disk.fault_control(index)?),
+                    None => None,
+                };
+                watchdog.set_expiry_action(reset_node(node, disk, lab.timeline.clone()));
+                lab.watchdogs.push(watchdog);
+            }
+            lab.timeline.record("lab", "a watchdog per node");
+        }
         if self.bmcs {
             for node in &lab.nodes {
                 let bmc_dir = lab.dir.join(format!("bmc{}", node.index()));
@@ -255,9 +287,9 @@ impl LabBuilder {
     }
 }
 
-/// A whole cluster on this machine: nodes, switch, shared disk, BMCs, SNMP agent, serial
-/// lines. Everything is removed on drop (also when a test panics; then the nodes' logs and
-/// the timeline are copied out first, see [`Lab::collect_logs`]).
+/// A whole cluster on this machine: nodes, switch, shared disk, watchdogs, BMCs, SNMP agent,
+/// serial lines. Everything is removed on drop (also when a test panics; then the nodes' logs
+/// and the timeline are copied out first, see [`Lab::collect_logs`]).
 #[derive(Debug)]
 pub struct Lab {
     id: String,
@@ -268,6 +300,7 @@ pub struct Lab {
     switch: Option<Switch>,
     nodes: Vec<Node>,
     disk: Option<SharedDisk>,
+    watchdogs: Vec<LabWatchdog>,
     bmcs: Vec<Bmc>,
     snmp: Option<SnmpAgent>,
     serials: Mutex<Vec<SerialPair>>,
@@ -278,7 +311,7 @@ pub struct Lab {
 
 impl Lab {
     /// A builder with the defaults: 2 nodes, 1 heartbeat medium, management network, no
-    /// disk, no BMCs, no SNMP agent.
+    /// disk, no watchdogs, no BMCs, no SNMP agent.
     pub fn builder() -> LabBuilder {
         LabBuilder::default()
     }
@@ -342,6 +375,17 @@ impl Lab {
         self.disk
             .as_ref()
             .ok_or_else(|| LabError::Invalid("the lab was built without a shared disk".into()))
+    }
+
+    /// Node `index`'s watchdog (1-based), if the lab was built with
+    /// [`LabBuilder::watchdogs`]. Put its [`LabWatchdog::path`] in the node's configuration
+    /// as the watchdog device.
+    pub fn watchdog(&self, index: usize) -> Result<&LabWatchdog> {
+        self.watchdogs.get(index.wrapping_sub(1)).ok_or_else(|| {
+            LabError::Invalid(format!(
+                "no watchdog for node {index} (build the lab with .watchdogs(true))"
+            ))
+        })
     }
 
     /// Node `index`'s BMC.
@@ -421,6 +465,10 @@ impl Lab {
                 first.get_or_insert(e);
             }
         };
+        // No watchdog may power a node off while the lab is being removed.
+        for watchdog in &mut self.watchdogs {
+            watchdog.stop();
+        }
         // Release hanging disk I/O first, or killed processes stay in state D.
         if let Some(disk) = &self.disk {
             for node in &self.nodes {
@@ -446,6 +494,10 @@ impl Lab {
         }
         if let Some(infra) = &self.infra {
             keep(infra.destroy());
+        }
+        // Unmounted once the nodes' processes, which may hold them open, are gone.
+        for mut watchdog in std::mem::take(&mut self.watchdogs) {
+            keep(watchdog.destroy());
         }
         if let Some(mut disk) = self.disk.take() {
             keep(disk.destroy());
@@ -481,6 +533,57 @@ impl Drop for Lab {
             }
         }
         let _ = self.teardown();
+    }
+}
+
+/// The expiry action of node `node`'s watchdog: a hardware reset. The node's processes are
+/// frozen at once (they run no more code), its shared-disk requests that hang fail instead of
+/// landing (a reset machine's queued writes die with it), its processes are killed while
+/// frozen, and it is powered off exactly as its BMC does (`power.sh set power 0`: links down,
+/// every process gone). Then its disk is healthy again (unless the test had made it fail),
+/// and the timeline says "watchdog expired on NODE: powered off".
+fn reset_node(
+    node: &Node,
+    disk: Option<FaultControl>,
+    timeline: Timeline,
+) -> impl FnMut(&Expiry) + Send + 'static {
+    let hostname = node.hostname().to_string();
+    let cgroup = node.cgroup().path().to_path_buf();
+    let power = node.power_script();
+    move |expiry| {
+        // Not waiting for the freeze to complete: a process in a hanging disk request freezes
+        // only when the request ends, which is the next step.
+        let _ = std::fs::write(cgroup.join("cgroup.freeze"), "1");
+        let fault_before = disk.as_ref().map(|disk| {
+            let before = disk.fault();
+            disk.set(DiskFault::Fail);
+            before
+        });
+        // SIGKILL reaches frozen processes; power.sh waits until they are gone.
+        let _ = std::fs::write(cgroup.join("cgroup.kill"), "1");
+        let off = run_command(Command::new(&power).args(["set", "power", "0"]));
+        if let (Some(disk), Some(before)) = (&disk, fault_before) {
+            if before != DiskFault::Fail {
+                disk.set(DiskFault::Healthy);
+            }
+        }
+        let late = expiry.at.saturating_duration_since(expiry.deadline);
+        match off {
+            Ok(_) => timeline.record(
+                "watchdog",
+                format!("watchdog expired on {hostname}: powered off"),
+            ),
+            Err(e) => timeline.record(
+                "watchdog",
+                format!("watchdog expired on {hostname}: power off failed: {e}"),
+            ),
+        }
+        if late > Duration::from_millis(100) {
+            timeline.record(
+                "watchdog",
+                format!("(the expiry on {hostname} was seen {late:?} after its deadline)"),
+            );
+        }
     }
 }
 

@@ -159,6 +159,12 @@ impl SharedDisk {
         Ok(self.node_disk(node)?.control.fault())
     }
 
+    /// The handle that sets node `node`'s fault, for code that must act on it from another
+    /// thread (the lab's watchdog fails a reset node's hanging requests).
+    pub fn fault_control(&self, node: usize) -> Result<FaultControl> {
+        Ok(self.node_disk(node)?.control.clone())
+    }
+
     /// How many of node `node`'s requests hang now.
     pub fn stalled_requests(&self, node: usize) -> Result<usize> {
         Ok(self.node_disk(node)?.control.stalled())

@@ -237,16 +237,19 @@ impl FaultFs {
 /// Puts the calling thread in the lowest real-time class (SCHED_RR, priority 1), as a disk
 /// controller would be: the lab's disk must not stall because the machine is busy, or a
 /// quorum disk daemon's write deadline measures the test machine's load rather than the
-/// code under test. A failure (no permission) leaves the thread as it is.
+/// code under test. `who` names the thread in the message printed when this fails (no
+/// permission), which leaves the thread as it is. Processes the thread starts get the
+/// normal class back (`SCHED_RESET_ON_FORK`).
 #[allow(unsafe_code)]
-fn realtime_thread() {
+pub(crate) fn realtime_thread(who: &str) {
     let param = libc::sched_param { sched_priority: 1 };
     // SAFETY: sched_setscheduler reads `param` for the duration of the call; pid 0 is the
     // calling thread; nothing is shared.
-    let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_RR, &param) };
+    let rc =
+        unsafe { libc::sched_setscheduler(0, libc::SCHED_RR | libc::SCHED_RESET_ON_FORK, &param) };
     if rc != 0 {
         eprintln!(
-            "lab: fault disk server stays in the normal scheduling class: {}",
+            "lab: {who} stays in the normal scheduling class: {}",
             std::io::Error::last_os_error()
         );
     }
@@ -258,7 +261,7 @@ impl Filesystem for FaultFs {
         _req: &Request<'_>,
         _config: &mut fuser::KernelConfig,
     ) -> Result<(), libc::c_int> {
-        realtime_thread();
+        realtime_thread("fault disk server");
         Ok(())
     }
 

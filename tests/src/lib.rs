@@ -7,7 +7,9 @@
 //! with per-node fault injection ([`disk::SharedDisk`] over FUSE, [`faultdisk`]), a BMC per
 //! node ([`bmc::Bmc`], OpenIPMI's ipmi_sim whose chassis power really controls the node)
 //! and an SNMP agent on the switch ([`snmp::SnmpAgent`], net-snmp's snmpd). Serial lines are
-//! PTY pairs ([`serial::SerialPair`]); serial power switches are simulated on PTYs
+//! PTY pairs ([`serial::SerialPair`]); each node can have a hardware watchdog
+//! ([`watchdog::LabWatchdog`], a FUSE file answering the Linux watchdog API) that powers it
+//! off when it expires; serial power switches are simulated on PTYs
 //! ([`devsim`]). A Brocade FC switch's SSH CLI over the switch's ports is
 //! [`brocade::BrocadeSim`]. [`hacluster`] builds the heartbeat tutorial's two-node web
 //! cluster on top, with our daemons or with Debian's heartbeat. The [`nemesis`] injects faults, the [`timeline`]
@@ -44,6 +46,7 @@ pub mod timeline;
 pub mod topology;
 pub mod unique;
 pub mod wait;
+pub mod watchdog;
 
 pub use cluster::{Lab, LabBuilder};
 pub use error::{LabError, Result};
@@ -51,3 +54,4 @@ pub use faultdisk::DiskFault;
 pub use nemesis::Direction;
 pub use node::{Daemon, Node, Power};
 pub use topology::Net;
+pub use watchdog::LabWatchdog;

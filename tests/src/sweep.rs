@@ -23,7 +23,7 @@ pub enum Kind {
     Cgroup,
     /// A process.
     Process,
-    /// A mount (the FUSE fault disk).
+    /// A mount (a FUSE fault disk or watchdog).
     Mount,
     /// A loop device.
     LoopDevice,
