@@ -127,6 +127,7 @@ fn cycle_cost(case: &Case) -> (Duration, Duration, f64) {
         io_timeout: false,
         paranoid: false,
         max_error_cycles: 0,
+        watchdog: None,
     };
     let mut now = BootTime(Duration::from_secs(1000));
     let mut core = QdiskCore::new(cfg, Incarnation(1), now);
@@ -167,7 +168,7 @@ fn cycle_cost(case: &Case) -> (Duration, Duration, f64) {
                 Action::Write { mut block, .. } => {
                     block.timestamp_ms = 1_700_000_000_000 + u64::from(cycle) * 1000;
                     let ok = disk.write_status(&block, 1_700_000_000).is_ok();
-                    core.handle_write_done(now, block.node, ok);
+                    core.handle_write_done(now, block.node, ok, now);
                 }
                 Action::SelfFence(reason) => panic!("fenced: {reason}"),
                 _ => {}

@@ -195,6 +195,8 @@ struct RawQuorumd {
     priority: Option<Spanned<i32>>,
     lock_memory: Option<bool>,
     self_fence: Option<SelfFenceAction>,
+    watchdog: Option<Spanned<String>>,
+    watchdog_timeout: Option<Spanned<ConfigDuration>>,
     #[serde(default)]
     heuristic: Vec<Spanned<RawHeuristic>>,
 }
@@ -216,6 +218,18 @@ pub enum DiskTarget {
     /// This device.
     Device(PathBuf),
 }
+
+/// The hardware watchdog qdiskd arms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WatchdogDevice {
+    /// `watchdog = "none"`: run without one (said at start).
+    None,
+    /// This device (default `/dev/watchdog`).
+    Device(PathBuf),
+}
+
+/// The default watchdog device.
+pub const DEFAULT_WATCHDOG: &str = "/dev/watchdog";
 
 /// qdiskd's resolved configuration.
 #[derive(Debug, Clone)]
@@ -265,6 +279,12 @@ pub struct QdiskdConfig {
     pub self_fence: SelfFenceAction,
     /// Heuristics, with automatic timing still to resolve.
     pub heuristics: Vec<(String, u32, Option<Duration>, Option<u32>)>,
+    /// The hardware watchdog.
+    pub watchdog: WatchdogDevice,
+    /// `watchdog_timeout`; `None` = automatic ([`Timing::watchdog_timeout`]).
+    pub watchdog_timeout: Option<Duration>,
+    /// Every node of the cluster: id and name.
+    pub nodes: Vec<(NodeId, String)>,
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -410,6 +430,18 @@ impl QdiskdConfig {
                 format!("priority {priority} is outside 1..=99 for a real-time scheduler"),
             ));
         }
+        let watchdog = match q.watchdog.as_ref().map(|w| (w.get_ref().trim(), w.span())) {
+            None => WatchdogDevice::Device(PathBuf::from(DEFAULT_WATCHDOG)),
+            Some(("none", _)) => WatchdogDevice::None,
+            Some((path, _)) if path.starts_with('/') => WatchdogDevice::Device(PathBuf::from(path)),
+            Some((other, span)) => {
+                return Err(err(
+                    Some(span),
+                    format!("watchdog = {other:?} is neither an absolute device path (e.g. \"{DEFAULT_WATCHDOG}\") nor \"none\""),
+                ))
+            }
+        };
+        let watchdog_timeout = q.watchdog_timeout.as_ref().map(|t| t.get_ref().0);
         let config = QdiskdConfig {
             file: path.to_path_buf(),
             node: NodeId(*me.id.get_ref()),
@@ -443,6 +475,13 @@ impl QdiskdConfig {
             lock_memory: q.lock_memory.unwrap_or(true),
             self_fence: q.self_fence.unwrap_or(SelfFenceAction::Reboot),
             heuristics,
+            watchdog,
+            watchdog_timeout,
+            nodes: raw
+                .node
+                .iter()
+                .map(|n| (NodeId(*n.get_ref().id.get_ref()), n.get_ref().name.clone()))
+                .collect(),
         };
         // Check the timing now against both layouts' rules where they agree: a Red Hat
         // layout error shows up at start when the disk is known; here catch what is wrong
@@ -454,6 +493,19 @@ impl QdiskdConfig {
                 .map(Spanned::span)
                 .or(q.interval.as_ref().map(Spanned::span));
             return Err(err(span, e.to_string()));
+        }
+        if config.watchdog != WatchdogDevice::None {
+            if let Ok(timing) = Timing::resolve(config.timing, membership_timeout, true) {
+                if let Err(e) = timing.watchdog_timeout(watchdog_timeout) {
+                    let span = q
+                        .watchdog_timeout
+                        .as_ref()
+                        .map(Spanned::span)
+                        .or(q.tko.as_ref().map(Spanned::span))
+                        .or(q.interval.as_ref().map(Spanned::span));
+                    return Err(err(span, format!("{e} (or set watchdog = \"none\")")));
+                }
+            }
         }
         Ok(config)
     }
@@ -500,6 +552,7 @@ impl QdiskdConfig {
             io_timeout: self.io_timeout,
             paranoid: self.paranoid,
             max_error_cycles: self.max_error_cycles,
+            watchdog: None,
         }
     }
 }
@@ -586,10 +639,10 @@ label = "web-qdisk"
         for (value, expected) in [
             ("\"500ms\"", 500),
             ("\"2s\"", 2000),
-            ("3", 3000),
+            ("2", 2000),
             ("1.5", 1500),
         ] {
-            let text = format!("{TWO_NODES}interval = {value}\ntko = 4\n");
+            let text = format!("{TWO_NODES}interval = {value}\ntko = 3\nwatchdog = \"none\"\n");
             let c = parse(&text).expect("valid");
             assert_eq!(
                 c.timing.interval,
@@ -599,6 +652,30 @@ label = "web-qdisk"
         }
         let e = parse(&format!("{TWO_NODES}interval = \"soon\"\n")).expect_err("bad");
         assert!(e.message.contains("is not a duration"), "{e}");
+    }
+
+    #[test]
+    fn the_watchdog_defaults_to_dev_watchdog_and_must_fit_the_write_deadline() {
+        let c = parse(TWO_NODES).expect("valid");
+        assert_eq!(c.watchdog, WatchdogDevice::Device("/dev/watchdog".into()));
+        assert_eq!(c.watchdog_timeout, None);
+        let t = c.resolve_timing(Layout::Classic).expect("timing");
+        // tko 14, interval 1 s: write deadline 13 s, watchdog at most 11 s.
+        assert_eq!(t.watchdog_timeout(None), Ok(Duration::from_secs(11)));
+
+        let text =
+            format!("{TWO_NODES}watchdog = \"/dev/watchdog1\"\nwatchdog_timeout = \"12s\"\n");
+        let e = parse(&text).expect_err("too slow");
+        assert_eq!(e.line, Some(17), "{e}");
+        assert!(e.message.contains("use at most 11s"), "{e}");
+        assert!(e.message.contains("watchdog = \"none\""), "{e}");
+
+        let text = format!("{TWO_NODES}watchdog = \"none\"\n");
+        assert_eq!(parse(&text).expect("valid").watchdog, WatchdogDevice::None);
+
+        let text = format!("{TWO_NODES}watchdog = \"watchdog0\"\n");
+        let e = parse(&text).expect_err("relative");
+        assert!(e.message.contains("absolute device path"), "{e}");
     }
 
     #[test]

@@ -29,14 +29,18 @@
 //!   and the bidder becomes master when every live node has acknowledged and the bid has
 //!   stood `master_wait` cycles. On conflict the higher id abdicates. *Ours:* a node bids
 //!   only after `tko` consecutive good read passes, so it has had the chance to see every
-//!   live peer come up.
+//!   live peer come up; `upgrade_wait` counts from the moment the node became eligible,
+//!   master or not, so a node that joined under a master can take over at once.
 //! - The master writes an **eviction notice** (state Evicted, writer = master) into the slot
 //!   of every dead or undead peer. A node that reads a block in its own slot written by
 //!   someone else self-fences at once, before any further write.
-//! - *Ours:* a node never issues a write more than (tko−1)·interval after its last completed
-//!   one; at that deadline it self-fences, from a timer, even while a write is stuck. With
-//!   the death rule above this means an evicted node never writes again (see
+//! - *Ours:* a node never issues a write more than (tko−1)·interval after the *issue* of its
+//!   last completed one; at that deadline it self-fences, from a timer, even while a write is
+//!   stuck. With the death rule above this means an evicted node never writes again (see
 //!   [`crate::timing`]).
+//! - *Ours:* with a hardware watchdog ([`CoreConfig::watchdog`]) the core asks for it to be
+//!   petted ([`Action::PetWatchdog`]) only while a hang starting now would let it fire before
+//!   that deadline, so writes stuck in the storage path die with the reset.
 //! - The **score** from the heuristics must reach `min_score` (default ⌊max/2⌋+1); below it the
 //!   node withdraws (state None) and, with `reboot`, self-fences.
 //! - **Votes**: the master grants the vote to the running nodes it sees (its master mask);
@@ -78,6 +82,9 @@ pub struct CoreConfig {
     pub paranoid: bool,
     /// Give up (exit) after this many consecutive cycles with read errors; 0 = never.
     pub max_error_cycles: u32,
+    /// The hardware watchdog's timeout, when one is armed: the core asks for it to be
+    /// petted only while a hang starting now would make it fire before the write deadline.
+    pub watchdog: Option<Duration>,
 }
 
 /// The heuristics' verdict.
@@ -208,6 +215,8 @@ pub enum Action {
     Event(Event),
     /// Fence this node now, without any further write.
     SelfFence(FenceReason),
+    /// Restart the hardware watchdog's countdown.
+    PetWatchdog,
     /// Stop.
     Exit(ExitReason),
 }
@@ -346,6 +355,9 @@ pub struct QdiskCore {
     last_read_ok: BootTime,
     cycle_started: BootTime,
     write_issued: BootTime,
+    /// When the watchdog is petted next; `None` while petting is suspended (unhealthy:
+    /// it resumes when a write completes).
+    next_pet: Option<BootTime>,
     write_times: VecDeque<Duration>,
     master: Option<NodeId>,
     votes_held: bool,
@@ -364,6 +376,7 @@ impl QdiskCore {
     /// is the Initializing write.
     pub fn new(cfg: CoreConfig, incarnation: Incarnation, now: BootTime) -> Self {
         let slots = cfg.layout.max_nodes() as usize;
+        let next_pet = cfg.watchdog.map(|_| now);
         let init_cycles_left = cfg.timing.tko;
         let mut core = Self {
             cfg,
@@ -384,6 +397,7 @@ impl QdiskCore {
             last_read_ok: now,
             cycle_started: now,
             write_issued: now,
+            next_pet,
             write_times: VecDeque::with_capacity(WRITE_HISTORY),
             master: None,
             votes_held: false,
@@ -457,6 +471,9 @@ impl QdiskCore {
         if self.cfg.paranoid && matches!(self.phase, Phase::Reading | Phase::Writing { .. }) {
             next = next.min(self.cycle_started + t.io_limit());
         }
+        if let Some(pet) = self.next_pet() {
+            next = next.min(pet);
+        }
         Some(next)
     }
 
@@ -485,6 +502,7 @@ impl QdiskCore {
         if self.cfg.paranoid && in_cycle && elapsed >= t.io_limit() {
             return self.fence(FenceReason::CycleOverrun { elapsed });
         }
+        self.pet_if_healthy(now);
         if let Phase::Idle { next_cycle } = self.phase {
             if now >= next_cycle {
                 self.cycle_started = now;
@@ -591,14 +609,20 @@ impl QdiskCore {
         self.issue_writes(now, writes);
     }
 
-    /// A write finished (`ok`) or failed / was not issued (`!ok`).
-    pub fn handle_write_done(&mut self, now: BootTime, slot: NodeId, ok: bool) {
+    /// A write finished (`ok`) or failed / was not issued (`!ok`). `issued` is when the
+    /// write system call was issued: the write deadline runs from there, not from `now`,
+    /// so a pause between the completion and this call cannot move it.
+    pub fn handle_write_done(&mut self, now: BootTime, slot: NodeId, ok: bool, issued: BootTime) {
         if ok && slot == self.cfg.node {
-            self.last_write_ok = now;
+            // Writes complete in the order they were issued; never move the anchor back.
+            self.last_write_ok = self.last_write_ok.max(issued.min(now));
             if self.write_times.len() == WRITE_HISTORY {
                 self.write_times.pop_front();
             }
-            self.write_times.push_back(now.since(self.write_issued));
+            self.write_times.push_back(now.since(issued));
+            if self.cfg.watchdog.is_some() && self.next_pet.is_none() {
+                self.next_pet = Some(now);
+            }
         }
         match self.phase {
             Phase::Starting => {
@@ -631,6 +655,43 @@ impl QdiskCore {
 
     fn score_ok(&self) -> bool {
         self.score.score >= self.required_score()
+    }
+
+    /// The watchdog's next pet, when one is armed, the core is running and petting is not
+    /// suspended.
+    fn next_pet(&self) -> Option<BootTime> {
+        self.cfg.watchdog?;
+        if self.phase == Phase::Done {
+            return None;
+        }
+        self.next_pet
+    }
+
+    /// Whether a hang starting at `now` would let the watchdog fire before the software
+    /// deadlines: `now + timeout` is before the write deadline (and the read deadline
+    /// with `io_timeout`). So the last pet is followed by a hardware reset before any
+    /// write of ours could be issued past its deadline, in-flight writes included.
+    fn watchdog_healthy(&self, now: BootTime, timeout: Duration) -> bool {
+        let t = &self.cfg.timing;
+        let fires = now + timeout;
+        fires < self.last_write_ok + t.write_deadline()
+            && (!self.cfg.io_timeout || fires < self.last_read_ok + t.io_limit())
+    }
+
+    fn pet_if_healthy(&mut self, now: BootTime) {
+        let (Some(timeout), Some(due)) = (self.cfg.watchdog, self.next_pet()) else {
+            return;
+        };
+        if now < due {
+            return;
+        }
+        if self.watchdog_healthy(now, timeout) {
+            self.next_pet = Some(now + pet_period(timeout, &self.cfg.timing));
+            self.actions.push_back(Action::PetWatchdog);
+        } else {
+            // Suspended until a write completes and makes a pet safe again.
+            self.next_pet = None;
+        }
     }
 
     fn fence(&mut self, reason: FenceReason) {
@@ -828,6 +889,11 @@ impl QdiskCore {
 
     /// Bid, acknowledge, or become master.
     fn elect(&mut self) {
+        // upgrade_wait counts the cycles since this node became eligible, master or not:
+        // a node that joined under a master has served it by the time the master dies.
+        if self.state == NodeState::Running {
+            self.upgrade_wait_left = self.upgrade_wait_left.saturating_sub(1);
+        }
         if self.state == NodeState::Master {
             self.bid = None;
             self.message = Message::default();
@@ -870,7 +936,6 @@ impl QdiskCore {
             }
             return;
         }
-        self.upgrade_wait_left = self.upgrade_wait_left.saturating_sub(1);
         let lowest = live.first().is_none_or(|(id, _, _)| me < *id);
         if lowest && self.upgrade_wait_left == 0 && self.good_passes >= self.cfg.timing.tko {
             self.seq = self.seq.wrapping_add(1);
@@ -1035,6 +1100,15 @@ impl QdiskCore {
         let next_cycle = (self.cycle_started + self.cfg.timing.interval).max(now);
         self.phase = Phase::Idle { next_cycle };
     }
+}
+
+/// How often the watchdog is petted while healthy: a quarter of its timeout, between
+/// 50 ms and one interval.
+fn pet_period(timeout: Duration, timing: &Timing) -> Duration {
+    (timeout / 4).clamp(
+        Duration::from_millis(50),
+        timing.interval.max(Duration::from_millis(50)),
+    )
 }
 
 impl CoreConfig {

@@ -28,6 +28,7 @@ pub mod mounts;
 pub mod scan;
 pub mod time;
 pub mod timing;
+pub mod watchdog;
 
 pub use format::{BlockId, FormatError};
 pub use ids::{Incarnation, NodeId};

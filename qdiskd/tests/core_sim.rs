@@ -22,13 +22,17 @@ fn timing(layout: Layout) -> Timing {
     };
     Timing::resolve(
         request,
-        Duration::from_secs(13),
+        Duration::from_secs(14),
         matches!(layout, Layout::Extended { .. }),
     )
     .expect("valid timing")
 }
 
 const EXTENDED: Layout = Layout::Extended { max_nodes: 20 };
+
+/// The automatic watchdog timeout for [`timing`]: (tko−1)·interval − 1.5·interval, whole
+/// seconds.
+const WATCHDOG: Duration = Duration::from_secs(3);
 
 fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
@@ -228,10 +232,11 @@ fn a_foreign_block_in_our_slot_fences_before_any_write() {
         io_timeout: false,
         paranoid: false,
         max_error_cycles: 0,
+        watchdog: None,
     };
     let mut core = QdiskCore::new(cfg, Incarnation(7), BootTime::ZERO);
     while core.poll_action().is_some() {}
-    core.handle_write_done(BootTime::ZERO, NodeId(2), true);
+    core.handle_write_done(BootTime::ZERO, NodeId(2), true, BootTime::ZERO);
     core.handle_timeout(BootTime::ZERO);
     assert_eq!(core.poll_action(), Some(Action::ReadAll));
     let slots: Vec<SlotRead> = (1..=20)
@@ -287,7 +292,12 @@ fn random_schedules_never_break_safety() {
             EXTENDED
         };
         let n = 2 + (seed % 5) as u32;
-        let mut sim = cluster(seed, n, layout);
+        let mut sim = Sim::new(seed, n, layout, timing(layout), false)
+            .with_watchdog(WATCHDOG)
+            .with_late_completions(0.1);
+        for id in 1..=n {
+            sim.start(id);
+        }
         sim.random_faults(secs(120), 2 + (seed % 7) as usize);
         sim.run_until(secs(150));
         sim.assert_safe();
@@ -307,5 +317,124 @@ fn random_schedules_never_break_safety() {
     assert!(
         longest_overlap <= t.interval * (t.master_wait + 2),
         "two masters for {longest_overlap:?}"
+    );
+}
+
+/// Writes stalled in the storage path past the node's eviction: without a watchdog some of
+/// them land after the eviction notice (the checker sees it: this is why the watchdog is
+/// needed); with one, the node is reset before its write deadline and none lands.
+#[test]
+fn a_write_stuck_past_the_eviction_lands_unless_the_watchdog_reset_the_node() {
+    let run = |watchdog: bool, offset_ms: u64| {
+        let layout = EXTENDED;
+        let mut sim = Sim::new(100 + offset_ms, 3, layout, timing(layout), false);
+        if watchdog {
+            sim = sim.with_watchdog(WATCHDOG);
+        }
+        for id in 1..=3 {
+            sim.start(id);
+        }
+        // Node 3's path hangs for 20 s: its write in flight (if one is) lands at the release.
+        sim.schedule(
+            secs(30) + Duration::from_millis(offset_ms),
+            3,
+            Fault::StallIo(secs(20)),
+        );
+        sim.run_until(secs(70));
+        sim
+    };
+    let mut landed_late = 0;
+    for offset_ms in (0..1000).step_by(20) {
+        let without = run(false, offset_ms);
+        if !without.checker.violations.is_empty() {
+            landed_late += 1;
+        }
+        let with = run(true, offset_ms);
+        with.assert_safe();
+        let fenced = &with.nodes[2].fenced;
+        assert!(
+            fenced.iter().any(|(_, why)| why == "watchdog reset"),
+            "node 3 is reset by its watchdog: {fenced:?}"
+        );
+        let t = timing(EXTENDED);
+        let reset = fenced
+            .iter()
+            .find(|(_, why)| why == "watchdog reset")
+            .map(|(at, _)| *at)
+            .expect("reset");
+        assert!(
+            reset < secs(30) + Duration::from_millis(offset_ms) + t.write_deadline(),
+            "reset at {reset:?}, before the write deadline"
+        );
+    }
+    assert!(
+        landed_late > 0,
+        "without a watchdog, some stalled writes must land after the eviction"
+    );
+    eprintln!("without a watchdog: {landed_late} of 50 schedules wrote after the eviction");
+}
+
+/// The master failover, measured: from the master's crash to the moment every survivor
+/// holds the disk's votes again under a new master, over many schedules. It must fit the
+/// bound the timing rules use ([`Timing::master_failover`]).
+#[test]
+fn master_failover_fits_the_timing_rule() {
+    let mut worst = Duration::ZERO;
+    let count = std::env::var("SIM_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(300u64);
+    for seed in 0..count {
+        let layout = if seed % 2 == 0 {
+            EXTENDED
+        } else {
+            Layout::Classic
+        };
+        let n = 2 + (seed % 4) as u32;
+        let t = timing(layout);
+        let mut sim = Sim::new(1000 + seed, n, layout, t, false).with_watchdog(WATCHDOG);
+        for id in 1..=n {
+            sim.start(id);
+        }
+        if seed % 3 == 0 {
+            // Node 2 rejoins under a master: its upgrade_wait is still ahead of it.
+            sim.schedule(secs(15), 2, Fault::Crash);
+            sim.schedule(secs(16), 2, Fault::Restart);
+        }
+        sim.run_until(secs(40));
+        assert_eq!(sim.state(1), Some(NodeState::Master), "seed {seed}");
+        let crash = secs(40) + Duration::from_millis(seed * 37 % 1000);
+        sim.schedule(crash, 1, Fault::Crash);
+        let mut now = crash;
+        let back = loop {
+            now += Duration::from_millis(10);
+            sim.run_until(now);
+            if (2..=n).all(|id| sim.votes(id) && sim.master_seen_by(id) == Some(NodeId(2))) {
+                break now - crash;
+            }
+            assert!(now < crash + secs(60), "seed {seed}: no failover");
+        };
+        sim.assert_safe();
+        assert!(
+            back <= t.master_failover(),
+            "seed {seed}: failover took {back:?}, the rule says {:?}; crash at {crash:?}; events after the crash:\n{}",
+            t.master_failover(),
+            sim.events
+                .iter()
+                .filter(|(at, _, _)| *at >= crash)
+                .map(|(at, n, e)| format!("{at:?} node {n}: {e:?}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        worst = worst.max(back);
+    }
+    let t = timing(EXTENDED);
+    eprintln!(
+        "worst master failover {worst:?}; rule {:?} (interval {:?}, tko {}, upgrade_wait {}, master_wait {})",
+        t.master_failover(),
+        t.interval,
+        t.tko,
+        t.upgrade_wait,
+        t.master_wait
     );
 }

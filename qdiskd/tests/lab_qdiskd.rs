@@ -1,7 +1,9 @@
 //! qdiskd for real: three daemons in three lab nodes (network namespaces, own hostnames,
 //! private /etc/cluster and /run, one cgroup each) on one shared disk, each node through
 //! its own loop device so disk faults can hit one node only. Self-fencing is
-//! `kill-cgroup`: it kills the node's processes, never the machine. Needs root.
+//! `kill-cgroup`: it kills the node's processes, never the machine. Where a test asks for
+//! it, each node has the lab's hardware watchdog (served through FUSE, driven by qdiskd's
+//! own code path), whose expiry powers that node off as a reset would. Needs root.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -26,7 +28,18 @@ struct QdiskLab {
 impl QdiskLab {
     /// A lab of `n` nodes, a quorum disk on the shared image, and qdiskd started on each.
     fn start(n: usize, layout: Layout, interval: &str, tko: u32, deadtime: &str) -> QdiskLab {
-        Self::start_with(n, layout, interval, tko, deadtime, "")
+        Self::start_with(n, layout, interval, tko, deadtime, "", false)
+    }
+
+    /// Like [`QdiskLab::start`], every node with a lab watchdog armed by qdiskd.
+    fn start_watched(
+        n: usize,
+        layout: Layout,
+        interval: &str,
+        tko: u32,
+        deadtime: &str,
+    ) -> QdiskLab {
+        Self::start_with(n, layout, interval, tko, deadtime, "", true)
     }
 
     /// Like [`QdiskLab::start`], with extra `[quorumd]` lines (heuristics).
@@ -37,11 +50,13 @@ impl QdiskLab {
         tko: u32,
         deadtime: &str,
         extra: &str,
+        watchdog: bool,
     ) -> QdiskLab {
         lab::root::require_root("qdiskd lab tests");
         let lab = Lab::builder()
             .nodes(n)
             .shared_disk(16 << 20, 512)
+            .watchdogs(watchdog)
             .build()
             .expect("lab");
         let disk = lab.disk().expect("shared disk");
@@ -65,8 +80,16 @@ impl QdiskLab {
             .collect();
         for node in lab.nodes() {
             let i = node.index();
+            let watchdog_line = if watchdog {
+                format!(
+                    "watchdog = \"{}\"\n",
+                    lab.watchdog(i).expect("watchdog").path().display()
+                )
+            } else {
+                "watchdog = \"none\"\n".to_string()
+            };
             let config = format!(
-                "[cluster]\nname = \"lab\"\ndeadtime = \"{deadtime}\"\n\n{nodes}[quorumd]\ndevice = \"{}\"\ninterval = \"{interval}\"\ntko = {tko}\nself_fence = \"kill-cgroup\"\nscheduler = \"other\"\npriority = 0\nlock_memory = false\nstatus_file = \"/run/qdiskd/status\"\n{extra}",
+                "[cluster]\nname = \"lab\"\ndeadtime = \"{deadtime}\"\n\n{nodes}[quorumd]\ndevice = \"{}\"\ninterval = \"{interval}\"\ntko = {tko}\nself_fence = \"kill-cgroup\"\nscheduler = \"other\"\npriority = 0\nlock_memory = false\nstatus_file = \"/run/qdiskd/status\"\n{watchdog_line}{extra}",
                 disk.device(i).expect("device").display()
             );
             let dir = node
@@ -138,6 +161,13 @@ impl QdiskLab {
                 .all(|s| s.master == Some(1) && s.votes_held && s.visible.len() == n))
             .then_some(())
         });
+    }
+
+    /// The PID of node `i`'s qdiskd (the only process of the node).
+    fn qdiskd_pid(&self, i: usize) -> u32 {
+        let pids = self.lab.node(i).pids();
+        assert_eq!(pids.len(), 1, "node {i} runs only qdiskd: {pids:?}");
+        pids[0]
     }
 
     fn slot_state(&self, reader: usize, node: u32) -> (NodeState, u32) {
@@ -256,7 +286,7 @@ fn a_node_whose_disk_fails_fences_itself_and_the_others_go_on() {
 }
 
 #[test]
-fn a_stalled_disk_fences_while_the_write_hangs_in_the_kernel() {
+fn without_a_watchdog_a_stalled_disk_fences_at_the_deadline_while_the_write_hangs() {
     let q = QdiskLab::start(3, Layout::Extended { max_nodes: 16 }, "250ms", 8, "5s");
     q.wait_settled();
     let disk = q.lab.disk().expect("disk");
@@ -273,6 +303,8 @@ fn a_stalled_disk_fences_while_the_write_hangs_in_the_kernel() {
             .then_some(())
     });
     assert!(took <= q.interval * (q.tko + 2), "decided after {took:?}");
+    let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+    assert!(log.contains("running WITHOUT a hardware watchdog"), "{log}");
     disk.set_fault(2, DiskFault::Healthy)
         .expect("release the stall");
     q.wait(
@@ -280,6 +312,137 @@ fn a_stalled_disk_fences_while_the_write_hangs_in_the_kernel() {
         Duration::from_secs(10),
         || node2.pids().is_empty().then_some(()),
     );
+}
+
+#[test]
+fn a_stalled_disk_resets_the_node_and_nothing_lands_after_the_eviction() {
+    let q = QdiskLab::start_watched(3, Layout::Extended { max_nodes: 16 }, "250ms", 8, "5s");
+    q.wait_settled();
+    let disk = q.lab.disk().expect("disk");
+    disk.set_fault(2, DiskFault::Stall)
+        .expect("stall node 2's disk");
+    let node2 = q.lab.node(2);
+    let stalled = Instant::now();
+    // The I/O thread is stuck in the kernel, so the cycle stops petting the watchdog: with
+    // a 1 s timeout and a (tko−1)·interval = 1.75 s write deadline, the hardware resets the
+    // node before its own deadline timer would fire.
+    let after = assert_reset(&q, 2, stalled);
+    let t = q.interval * (q.tko - 1);
+    assert!(
+        after < t,
+        "reset {after:?} after the stall, before the write deadline {t:?}"
+    );
+    // The stall outlasts the eviction: whatever node 2 had in flight was parked when the
+    // node was reset.
+    q.wait("node 1 evicts node 2", q.interval * (q.tko + 12), || {
+        (q.slot_state(1, 2) == (NodeState::Evicted, 1)).then_some(())
+    });
+    disk.set_fault(2, DiskFault::Healthy)
+        .expect("release the stall");
+    q.wait(
+        "node 2's processes are gone",
+        Duration::from_secs(10),
+        || node2.pids().is_empty().then_some(()),
+    );
+    // Its parked writes died with the reset: the notice is still there, seconds later.
+    std::thread::sleep(q.interval * 4);
+    assert_eq!(q.slot_state(3, 2), (NodeState::Evicted, 1));
+}
+
+/// The watchdog's reset, seen from the lab: the node's watchdog expired once and the node
+/// is off. Returns how long after `since` the watchdog's deadline was.
+fn assert_reset(q: &QdiskLab, i: usize, since: Instant) -> Duration {
+    let watchdog = q.lab.watchdog(i).expect("watchdog");
+    let expiry = watchdog
+        .wait_for_expiry_handled(1, Duration::from_secs(20))
+        .unwrap_or_else(|e| panic!("node {i} is reset by its watchdog: {e}\n{}", q.logs()));
+    assert_eq!(
+        q.lab.node(i).power().expect("power"),
+        lab::Power::Off,
+        "the expiry powered node {i} off"
+    );
+    expiry.deadline.saturating_duration_since(since)
+}
+
+#[test]
+fn a_frozen_qdiskd_is_reset_by_the_watchdog_within_its_timeout() {
+    let q = QdiskLab::start_watched(3, Layout::Extended { max_nodes: 16 }, "250ms", 8, "5s");
+    q.wait_settled();
+    let log =
+        std::fs::read_to_string(q.lab.node(3).log_dir().join("lab-qdiskd.log")).unwrap_or_default();
+    assert!(
+        log.contains("hardware watchdog:")
+            && log.contains("lab watchdog")
+            && log.contains("timeout 1 s"),
+        "qdiskd says which watchdog and timeout it uses: {log}"
+    );
+    let pid = q.qdiskd_pid(3);
+    let frozen = Instant::now();
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(pid as i32).expect("pid"),
+        rustix::process::Signal::STOP,
+    )
+    .expect("SIGSTOP qdiskd");
+    let after = assert_reset(&q, 3, frozen);
+    // The last pet was before the freeze, so the reset comes at most one timeout after it.
+    assert!(
+        after <= Duration::from_secs(1),
+        "reset {after:?} after the freeze"
+    );
+    // The survivors go on and evict it.
+    q.wait("node 1 evicts node 3", q.interval * (q.tko + 12), || {
+        (q.slot_state(1, 3) == (NodeState::Evicted, 1)).then_some(())
+    });
+    assert!(q.lab.watchdog(1).expect("watchdog").expiries().is_empty());
+}
+
+#[test]
+fn a_qdiskd_killed_with_sigkill_is_reset_by_the_watchdog() {
+    let q = QdiskLab::start_watched(3, Layout::Extended { max_nodes: 16 }, "250ms", 8, "5s");
+    q.wait_settled();
+    let pid = q.qdiskd_pid(2);
+    let killed = Instant::now();
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(pid as i32).expect("pid"),
+        rustix::process::Signal::KILL,
+    )
+    .expect("SIGKILL qdiskd");
+    let after = assert_reset(&q, 2, killed);
+    // The kernel pets a watchdog once when it is closed without the magic character (the
+    // process's death closes it), so the reset comes one timeout after the kill.
+    assert!(
+        after <= Duration::from_millis(1250),
+        "reset {after:?} after the kill"
+    );
+}
+
+#[test]
+fn a_clean_stop_disarms_the_watchdog() {
+    let q = QdiskLab::start_watched(3, Layout::Extended { max_nodes: 16 }, "250ms", 8, "5s");
+    q.wait_settled();
+    let pid = q.qdiskd_pid(2);
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(pid as i32).expect("pid"),
+        rustix::process::Signal::TERM,
+    )
+    .expect("SIGTERM qdiskd");
+    let log_path = q.lab.node(2).log_dir().join("lab-qdiskd.log");
+    q.wait(
+        "node 2's qdiskd disarms its watchdog",
+        Duration::from_secs(20),
+        || {
+            std::fs::read_to_string(&log_path)
+                .ok()?
+                .contains("hardware watchdog disarmed")
+                .then_some(())
+        },
+    );
+    // Three timeouts later: no reset, the node is still on.
+    std::thread::sleep(Duration::from_secs(3));
+    let watchdog = q.lab.watchdog(2).expect("watchdog");
+    assert!(watchdog.expiries().is_empty(), "{:?}", watchdog.state());
+    assert!(!watchdog.state().armed, "{:?}", watchdog.state());
+    assert_eq!(q.lab.node(2).power().expect("power"), lab::Power::On);
 }
 
 #[test]
@@ -293,6 +456,7 @@ fn losing_the_heuristic_score_withdraws_the_votes_and_fences_the_node() {
         8,
         "5s",
         heuristic,
+        false,
     );
     for node in q.lab.nodes() {
         let run = node.private_dir("/run").expect("/run");

@@ -189,8 +189,8 @@ pub struct Spec {
     /// A quorum disk (our stack only): the tie-breaker of a two-node cluster.
     pub qdisk: bool,
     /// The quorum disk's `interval` and `tko`: a node fences itself when no status write
-    /// completed for (tko − 1) × interval, and the master's failover,
-    /// interval × (tko + master_wait + upgrade_wait), must be shorter than deadtime.
+    /// was issued for (tko − 1) × interval after the last completed one, and the master's
+    /// failover, interval × (tko + master_wait + 3.5), must be shorter than deadtime.
     pub qdisk_timing: (Duration, u32),
     /// How our stack fences.
     pub fencing: Fencing,
@@ -446,7 +446,7 @@ impl HaCluster {
         }
         let quorumd = if self.spec.qdisk {
             format!(
-                "[quorumd]\ndevice = \"{}\"\ninterval = \"{}ms\"\ntko = {}\nself_fence = \"kill-cgroup\"\n",
+                "[quorumd]\ndevice = \"{}\"\ninterval = \"{}ms\"\ntko = {}\nself_fence = \"kill-cgroup\"\n# This lab gives its nodes no watchdog: qdiskd says so at start.\nwatchdog = \"none\"\n",
                 self.lab.disk()?.device(i)?.display(),
                 self.spec.qdisk_timing.0.as_millis(),
                 self.spec.qdisk_timing.1

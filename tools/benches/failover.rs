@@ -51,9 +51,9 @@ fn main() {
             env_or("BENCH_ROUNDS_SEED", 4),
         ),
         (
-            "fast (keepalive 250ms, deadtime 2s; qdisk 200ms, tko 4)",
+            "fast (keepalive 250ms, deadtime 2s; qdisk 150ms, tko 4)",
             Timing::FAST,
-            (Duration::from_millis(200), 4),
+            (Duration::from_millis(150), 4),
             env_or("BENCH_ROUNDS_FAST", 8),
         ),
     ] {

@@ -34,8 +34,14 @@ pub(super) fn qdisk_timing() -> Timing {
 /// One disk I/O of a qdiskd.
 #[derive(Debug, Clone)]
 pub(super) enum DiskOp {
-    Read { started: Time },
-    Write { block: StatusBlock },
+    Read {
+        started: Time,
+    },
+    Write {
+        block: StatusBlock,
+        /// When the write was issued (set when it leaves the queue).
+        issued: Time,
+    },
 }
 
 /// The shared disk: one sector image per slot.
@@ -71,6 +77,7 @@ impl World {
             io_timeout: false,
             paranoid: false,
             max_error_cycles: 0,
+            watchdog: None,
         };
         QdiskCore::new(cfg, Incarnation(pid), QTime(self.now.0))
     }
@@ -124,12 +131,15 @@ impl World {
                 QAction::Write { block, not_after } => {
                     if let Some(q) = self.machines[i].qdiskd.as_mut() {
                         if now.0 > not_after.0 {
-                            q.core.handle_write_done(QTime(now.0), block.node, false);
+                            q.core
+                                .handle_write_done(QTime(now.0), block.node, false, QTime(now.0));
                         } else {
-                            q.queue.push_back(DiskOp::Write { block });
+                            q.queue.push_back(DiskOp::Write { block, issued: now });
                         }
                     }
                 }
+                // This model's machines have no hardware watchdog.
+                QAction::PetWatchdog => {}
                 QAction::Event(e) => {
                     if matches!(e, QEvent::MasterChanged(_) | QEvent::VotesChanged { .. }) {
                         self.note(format!("{}: qdiskd {e:?}", self.names[i]));
@@ -161,9 +171,12 @@ impl World {
         if q.in_flight.is_some() {
             return;
         }
-        let Some(op) = q.queue.pop_front() else {
+        let Some(mut op) = q.queue.pop_front() else {
             return;
         };
+        if let DiskOp::Write { issued, .. } = &mut op {
+            *issued = self.now;
+        }
         q.in_flight = Some(op);
         let pid = q.pid;
         self.after(d, Ev::DiskIo(i, pid));
@@ -181,7 +194,7 @@ impl World {
         let Some(op) = q.in_flight.take() else {
             return;
         };
-        if let DiskOp::Write { block } = &op {
+        if let DiskOp::Write { block, .. } = &op {
             let mut block = block.clone();
             block.timestamp_ms = 1_700_000_000_000 + self.now.0.as_millis() as u64;
             let slot = block.node.0 as usize;
@@ -215,7 +228,10 @@ impl World {
         };
         match op {
             DiskOp::Read { started } => q.core.handle_read(now, QTime(started.0), &snapshot),
-            DiskOp::Write { block } => q.core.handle_write_done(now, block.node, true),
+            DiskOp::Write { block, issued } => {
+                q.core
+                    .handle_write_done(now, block.node, true, QTime(issued.0))
+            }
         }
         self.qdisk_drain(i);
     }

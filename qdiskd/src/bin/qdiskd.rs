@@ -31,6 +31,9 @@ action is self_fence = \"reboot\" (production: immediate reboot, no sync) or \
 \"kill-cgroup\" (test labs: kills every process of qdiskd's cgroup). qdiskd says at start \
 which action is set, and refuses to start when it cannot carry it out.
 
+HARDWARE WATCHDOG:
+    qdiskd arms a watchdog device (watchdog = \"/dev/watchdog\" by default; watchdog_timeout = automatic) and pets it only while a hang starting now would let it fire before the write deadline, so a node whose daemon or kernel hangs is reset by hardware, and a write stuck in the storage path dies with the reset instead of landing after the eviction. The timeout is whole seconds with timeout + 1.5 intervals <= (tko-1) intervals. qdiskd names the device, its driver and the timeout at start, refuses to start when it cannot arm it, and disarms it (magic close) only on a clean stop: a crash, SIGKILL or giving up leaves it running. watchdog = \"none\" runs without one, and says so.
+
 SIGNALS:
     SIGTERM, SIGINT   leave cleanly: a master announces it is leaving and waits for a new \
 master; state None is written; the votes are withdrawn.
@@ -123,6 +126,16 @@ fn print_check(config: &QdiskdConfig) {
     );
     println!("  heuristics:    {}", config.heuristics.len());
     println!("  self_fence:    {}", config.self_fence);
+    match &config.watchdog {
+        qdisk::config::WatchdogDevice::None => println!("  watchdog:      none"),
+        qdisk::config::WatchdogDevice::Device(d) => println!(
+            "  watchdog:      {} (timeout {})",
+            d.display(),
+            config
+                .watchdog_timeout
+                .map_or("automatic".into(), |t| format!("{t:?}"))
+        ),
+    }
     println!("  socket:        {}", config.socket.display());
 }
 

@@ -66,18 +66,31 @@ pub fn arm(action: SelfFenceAction) -> Result<Armed, String> {
     }
 }
 
-/// Fences this node. Does not return when it works.
+/// Writes `line` to standard error without ever blocking: standard error is switched to
+/// non-blocking mode first, and whatever does not fit into a full pipe is dropped. A
+/// self-fence must not wait for a log reader (a stuck journald, a full pipe).
+fn say_without_blocking(line: &str) {
+    use std::os::fd::AsFd;
+    let stderr = std::io::stderr();
+    let fd = stderr.as_fd();
+    if let Ok(flags) = rustix::fs::fcntl_getfl(fd) {
+        let _ = rustix::fs::fcntl_setfl(fd, flags | rustix::fs::OFlags::NONBLOCK);
+    }
+    let _ = rustix::io::write(fd, line.as_bytes());
+}
+
+/// Fences this node. Does not return when it works. Nothing before the action can block:
+/// the one log line goes to standard error with a single non-blocking write.
 pub fn fire(armed: &Armed, reason: &str) -> ! {
-    tracing::error!("SELF-FENCE: {reason}; action: {armed}");
-    eprintln!("qdiskd: SELF-FENCE: {reason}; action: {armed}");
+    say_without_blocking(&format!("qdiskd: SELF-FENCE: {reason}; action: {armed}\n"));
     match armed {
         Armed::Reboot => {
             let e = rustix::system::reboot(rustix::system::RebootCommand::Restart);
-            eprintln!("qdiskd: reboot(2) failed: {e:?}");
+            say_without_blocking(&format!("qdiskd: reboot(2) failed: {e:?}\n"));
         }
         Armed::KillCgroup(path) => {
             if let Err(e) = std::fs::write(path, "1") {
-                eprintln!("qdiskd: cannot write {}: {e}", path.display());
+                say_without_blocking(&format!("qdiskd: cannot write {}: {e}\n", path.display()));
             }
             // We are in that cgroup: the kill reaches us too. Wait for it.
             std::thread::sleep(std::time::Duration::from_secs(5));

@@ -45,6 +45,8 @@ pub enum IoDone {
         ok: bool,
         /// Why not.
         error: Option<String>,
+        /// When the write system call was issued (the write deadline runs from here).
+        issued: BootTime,
     },
 }
 
@@ -68,11 +70,13 @@ pub fn run(mut disk: QuorumDisk, commands: Receiver<IoCommand>, done: Sender<sup
                 not_after,
             } => {
                 let slot = block.node;
-                if BootTime::now() > not_after {
+                let issued = BootTime::now();
+                if issued > not_after {
                     IoDone::Write {
                         slot,
                         ok: false,
                         error: Some("not issued: past its deadline".into()),
+                        issued,
                     }
                 } else {
                     let now = wall_ms();
@@ -82,11 +86,13 @@ pub fn run(mut disk: QuorumDisk, commands: Receiver<IoCommand>, done: Sender<sup
                             slot,
                             ok: true,
                             error: None,
+                            issued,
                         },
                         Err(e) => IoDone::Write {
                             slot,
                             ok: false,
                             error: Some(e.to_string()),
+                            issued,
                         },
                     }
                 }

@@ -20,13 +20,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::api::{EventReply, NodeReport, StatusReply, API_VERSION};
-use crate::config::QdiskdConfig;
+use crate::config::{QdiskdConfig, WatchdogDevice};
 use crate::cycle::{Action, Event, ExitReason, PeerView, QdiskCore};
 use crate::device::DeviceOptions;
 use crate::disk::QuorumDisk;
 use crate::heuristics::{HeuristicEvent, Heuristics};
 use crate::ids::Incarnation;
 use crate::time::BootTime;
+use crate::watchdog::Watchdog;
 use io::{IoCommand, IoDone};
 use server::Shared;
 
@@ -177,6 +178,19 @@ pub fn run(config: &QdiskdConfig, stop: Arc<AtomicBool>) -> Result<Outcome, Star
         if config.master_wins { ", master_wins" } else { "" }
     );
     let label = disk.header().label.clone();
+    let watchdog_timeout = match &config.watchdog {
+        WatchdogDevice::None => None,
+        WatchdogDevice::Device(_) => Some(
+            timing
+                .watchdog_timeout(config.watchdog_timeout)
+                .map_err(|e| {
+                    refuse(format!(
+                        "{}: {e} (or set watchdog = \"none\")",
+                        config.file.display()
+                    ))
+                })?,
+        ),
+    };
 
     if config.lock_memory {
         if let Err(e) = rt::lock_memory() {
@@ -199,8 +213,27 @@ pub fn run(config: &QdiskdConfig, stop: Arc<AtomicBool>) -> Result<Outcome, Star
         .spawn(move || io::run(disk, io_rx, io_done))
         .map_err(|e| refuse(format!("cannot start the I/O thread: {e}")))?;
 
+    // Armed last, when nothing else can refuse the start: from here a hang resets the node.
+    let mut watchdog = match (&config.watchdog, watchdog_timeout) {
+        (WatchdogDevice::Device(path), Some(timeout)) => {
+            let dog = Watchdog::arm(path, timeout).map_err(|e| refuse(e.to_string()))?;
+            tracing::info!(
+                "hardware watchdog: {dog}; petted only while the cycle keeps the write deadline"
+            );
+            Some(dog)
+        }
+        _ => {
+            tracing::warn!(
+                "running WITHOUT a hardware watchdog (watchdog = \"none\" in {}): a hung node is not reset by hardware, and a write stuck in the storage path longer than two intervals can land after this node's eviction",
+                config.file.display()
+            );
+            None
+        }
+    };
     let now = BootTime::now();
-    let mut core = QdiskCore::new(config.core_config(layout, timing), incarnation(), now);
+    let mut core_config = config.core_config(layout, timing);
+    core_config.watchdog = watchdog.as_ref().map(Watchdog::timeout);
+    let mut core = QdiskCore::new(core_config, incarnation(), now);
     let mut heuristics = Heuristics::new(config.heuristic_specs(&timing), now);
     let mut running: Vec<Option<u32>> = vec![None; heuristics.specs().len()];
     let mut stopping = false;
@@ -275,11 +308,32 @@ pub fn run(config: &QdiskdConfig, stop: Arc<AtomicBool>) -> Result<Outcome, Star
                     shared.publish(&serde_json::to_string(&reply).unwrap_or_default());
                     fence::fire(&armed, &reason.to_string());
                 }
+                Action::PetWatchdog => {
+                    if let Some(dog) = &watchdog {
+                        if let Err(e) = dog.pet() {
+                            tracing::error!("{e}");
+                        }
+                    }
+                }
                 Action::Exit(ExitReason::Shutdown) => {
+                    if let Some(dog) = watchdog.take() {
+                        match dog.disarm() {
+                            Ok(()) => tracing::info!("hardware watchdog disarmed (clean stop)"),
+                            Err(e) => tracing::error!(
+                                "cannot disarm the hardware watchdog: {e}; it will reset this node"
+                            ),
+                        }
+                    }
                     let _ = std::fs::remove_file(&config.socket);
                     return Ok(Outcome::Stopped);
                 }
                 Action::Exit(ExitReason::TooManyErrors) => {
+                    if let Some(dog) = &watchdog {
+                        tracing::error!(
+                            "the hardware watchdog stays armed: it resets this node within {} s (a node that cannot use the quorum disk cannot show it is alive)",
+                            dog.timeout().as_secs()
+                        );
+                    }
                     tracing::error!("too many I/O errors; giving up");
                     let _ = std::fs::remove_file(&config.socket);
                     return Ok(Outcome::GaveUp);
@@ -330,11 +384,16 @@ fn handle(
                 core.handle_read_failed(now);
             }
         },
-        Msg::Io(IoDone::Write { slot, ok, error }) => {
+        Msg::Io(IoDone::Write {
+            slot,
+            ok,
+            error,
+            issued,
+        }) => {
             if let Some(e) = error {
                 tracing::warn!("write of slot {slot} failed: {e}");
             }
-            core.handle_write_done(now, slot, ok);
+            core.handle_write_done(now, slot, ok, issued);
         }
         Msg::Heuristic { index, success } => {
             if let Some(slot) = running.get_mut(index) {

@@ -6,8 +6,14 @@
 //! and decoder. Each node has its own boot-time offset and wall-clock offset, so nothing can
 //! depend on clocks agreeing. Faults: crash (power loss: in-flight I/O is lost), pause
 //! (SIGSTOP: the process stops, its I/O in flight completes), I/O failure, I/O stall (held
-//! until released; lost if the node is fenced first, as a reset would), and restart with a
-//! new incarnation.
+//! until released), and restart with a new incarnation.
+//!
+//! Storage is not polite: a write lands on the disk at a random moment between its issue
+//! and its completion (a stalled one when the stall is released), a completion may reach
+//! the core late (the process was not scheduled), and a write in flight survives the
+//! node's software self-fence: only a reset (a crash, or the hardware watchdog, modelled
+//! here as the kernel's: armed at start, reset when not petted for its timeout, disarmed
+//! only by a clean stop) makes it vanish.
 //!
 //! After every step the [`Checker`] asserts the safety properties; a failure names the
 //! seed, which `SIM_SEED` replays.
@@ -54,9 +60,16 @@ enum Op {
 #[derive(Debug, Clone)]
 struct InFlight {
     op: Op,
+    /// When the system call was issued.
+    issued: Time,
     /// When it completes; `None` while stalled.
     done_at: Option<Time>,
+    /// When a write reaches the disk; `None` while stalled (then at the release).
+    lands_at: Option<Time>,
+    landed: bool,
     ok: bool,
+    /// What a read found, taken when it completed, with each slot's last own write then.
+    found: Option<(Vec<SlotRead>, Vec<Option<Time>>)>,
 }
 
 /// What the simulation remembers about one node.
@@ -72,8 +85,13 @@ pub struct SimNode {
     io_stall_until: Time,
     queue: VecDeque<Op>,
     in_flight: Option<InFlight>,
-    /// Completions reached while paused, delivered on resume.
+    /// Completions not yet seen by the core: (when it may see it, the completion). Held
+    /// while paused, or late at random.
     undelivered: VecDeque<(Time, InFlight)>,
+    /// A write in flight when the process died (software self-fence): it still lands.
+    orphan: Option<InFlight>,
+    /// The hardware watchdog: when it fires, while armed.
+    watchdog_fires_at: Option<Time>,
     incarnations: u64,
     /// Why it last stopped.
     pub fenced: Vec<(Time, String)>,
@@ -95,6 +113,10 @@ pub struct Sim {
     cfg: CoreConfig,
     faults: Vec<(Time, usize, Fault)>,
     latency: (Duration, Duration),
+    /// The hardware watchdog's timeout, when nodes arm one.
+    watchdog: Option<Duration>,
+    /// Chance that a completion reaches the core late.
+    late_completions: f64,
     /// Every event the cores emitted: (time, node, event).
     pub events: Vec<(Time, NodeId, Event)>,
     /// The safety checker.
@@ -110,6 +132,8 @@ pub struct Checker {
     last_own_write: Vec<Option<Time>>,
     /// Start time of the read pass each node is processing.
     current_read_start: Vec<Time>,
+    /// Each slot's last own write as of the completion of the read each node is processing.
+    current_read_writes: Vec<Vec<Option<Time>>>,
     /// Since when two nodes act as master at once.
     overlap_since: Option<Time>,
     /// Longest period with two acting masters.
@@ -133,6 +157,7 @@ impl Sim {
             io_timeout: false,
             paranoid: false,
             max_error_cycles: 0,
+            watchdog: None,
         };
         let mut disk = vec![vec![0u8; SECTOR]; layout.max_nodes() as usize + 1];
         for id in 1..=layout.max_nodes() {
@@ -156,6 +181,8 @@ impl Sim {
                 queue: VecDeque::new(),
                 in_flight: None,
                 undelivered: VecDeque::new(),
+                orphan: None,
+                watchdog_fires_at: None,
                 incarnations: 0,
                 fenced: Vec::new(),
                 last_disturbed: Duration::ZERO,
@@ -172,13 +199,29 @@ impl Sim {
             cfg,
             faults: Vec::new(),
             latency: (interval / 200, interval / 20),
+            watchdog: None,
+            late_completions: 0.0,
             events: Vec::new(),
             checker: Checker {
                 last_own_write: vec![None; n as usize + 1],
                 current_read_start: vec![Duration::ZERO; n as usize + 1],
+                current_read_writes: vec![Vec::new(); n as usize + 1],
                 ..Checker::default()
             },
         }
+    }
+
+    /// Nodes arm a hardware watchdog with `timeout` (before they start).
+    pub fn with_watchdog(mut self, timeout: Duration) -> Self {
+        self.watchdog = Some(timeout);
+        self.cfg.watchdog = Some(timeout);
+        self
+    }
+
+    /// A completion reaches the core up to one interval late with this probability.
+    pub fn with_late_completions(mut self, probability: f64) -> Self {
+        self.late_completions = probability;
+        self
     }
 
     /// Schedules `fault` for node `id` at `at`.
@@ -203,6 +246,7 @@ impl Sim {
         node.in_flight = None;
         node.undelivered.clear();
         node.paused_until = None;
+        node.watchdog_fires_at = self.watchdog.map(|w| self.now + w);
         self.drain(i);
     }
 
@@ -262,9 +306,23 @@ impl Sim {
         let mut next: Option<Time> = self.faults.first().map(|f| f.0);
         let mut consider = |t: Time| next = Some(next.map_or(t, |n| n.min(t)));
         for (i, node) in self.nodes.iter().enumerate() {
+            if let Some(t) = node.watchdog_fires_at {
+                consider(t.max(self.now));
+            }
+            for f in node.in_flight.iter().chain(node.orphan.iter()) {
+                if let (false, Some(t)) = (f.landed, f.lands_at) {
+                    consider(t.max(self.now));
+                }
+            }
+            if node.orphan.as_ref().is_some_and(|f| f.lands_at.is_none()) {
+                consider(node.io_stall_until.max(self.now));
+            }
             if let Some(until) = node.paused_until {
                 consider(until);
                 continue;
+            }
+            if let Some((at, _)) = node.undelivered.front() {
+                consider((*at).max(self.now));
             }
             if let Some(core) = &node.core {
                 if let Some(BootTime(t)) = core.poll_timeout() {
@@ -301,14 +359,38 @@ impl Sim {
             self.apply_fault(i, fault);
         }
         for i in 0..self.nodes.len() {
+            // The hardware watchdog resets the node: everything in flight is gone.
+            if self.nodes[i]
+                .watchdog_fires_at
+                .is_some_and(|t| t <= self.now)
+            {
+                let node = &mut self.nodes[i];
+                node.watchdog_fires_at = None;
+                if node.core.take().is_some() || node.orphan.is_some() {
+                    node.fenced.push((self.now, "watchdog reset".into()));
+                }
+                node.in_flight = None;
+                node.orphan = None;
+                node.queue.clear();
+                node.undelivered.clear();
+                node.paused_until = None;
+            }
+            self.land_orphan(i);
             // Resume.
             if self.nodes[i].paused_until.is_some_and(|u| u <= self.now) {
                 self.nodes[i].paused_until = None;
                 self.nodes[i].last_disturbed = self.now;
-                while let Some((at, done)) = self.nodes[i].undelivered.pop_front() {
-                    self.deliver(i, at, done);
-                }
                 self.tick(i);
+            }
+            // Completions the core may see now.
+            while self.nodes[i].paused_until.is_none()
+                && self.nodes[i]
+                    .undelivered
+                    .front()
+                    .is_some_and(|(at, _)| *at <= self.now)
+            {
+                let (_, done) = self.nodes[i].undelivered.pop_front().expect("front");
+                self.deliver(i, self.now, done);
             }
             // I/O.
             self.progress_io(i);
@@ -337,6 +419,8 @@ impl Sim {
                     node.fenced.push((now, "crashed".into()));
                 }
                 node.in_flight = None;
+                node.orphan = None;
+                node.watchdog_fires_at = None;
                 node.queue.clear();
                 node.undelivered.clear();
                 node.paused_until = None;
@@ -356,7 +440,7 @@ impl Sim {
                 node.last_disturbed = node.last_disturbed.max(now + d);
             }
             Fault::Restart => {
-                if node.core.is_none() {
+                if node.core.is_none() && node.orphan.is_none() {
                     let id = node.id.0;
                     self.start(id);
                 }
@@ -369,26 +453,71 @@ impl Sim {
         lo + Duration::from_micros(self.rng.random_range(0..=(hi - lo).as_micros() as u64))
     }
 
-    /// Starts the next queued I/O and completes the one in flight when due.
+    /// A write that outlived its process lands when its time comes (or the stall ends).
+    fn land_orphan(&mut self, i: usize) {
+        let stall_over = self.nodes[i].io_stall_until <= self.now;
+        let Some(f) = self.nodes[i].orphan.as_mut() else {
+            return;
+        };
+        let due = match f.lands_at {
+            Some(t) => t <= self.now,
+            None => stall_over,
+        };
+        if !due {
+            return;
+        }
+        let f = self.nodes[i].orphan.take().expect("orphan");
+        if let (Op::Write { block }, true, false) = (&f.op, f.ok, f.landed) {
+            self.land_write(i, block.clone());
+        }
+    }
+
+    /// Starts the next queued I/O, lands a write when its moment comes, and completes the
+    /// one in flight when due.
     fn progress_io(&mut self, i: usize) {
         loop {
+            let stall_over = self.nodes[i].io_stall_until <= self.now;
+            if let Some(f) = self.nodes[i].in_flight.as_mut() {
+                let lands = match f.lands_at {
+                    Some(t) => t <= self.now,
+                    None => stall_over,
+                };
+                if !f.landed && lands {
+                    f.landed = true;
+                    if let (Op::Write { block }, true) = (f.op.clone(), f.ok) {
+                        self.land_write(i, block);
+                    }
+                }
+            }
             if let Some(f) = &self.nodes[i].in_flight {
                 let due = match f.done_at {
                     Some(t) => t <= self.now,
-                    None => self.nodes[i].io_stall_until <= self.now,
+                    None => stall_over,
                 };
                 if !due {
                     return;
                 }
                 let mut f = self.nodes[i].in_flight.take().expect("in flight");
                 f.done_at = Some(self.now);
-                if let Op::Write { block } = &f.op {
-                    if f.ok {
-                        self.land_write(i, block.clone());
-                    }
+                if matches!(f.op, Op::Read { .. }) {
+                    f.found = Some((self.snapshot(), self.checker.last_own_write.clone()));
                 }
-                if self.nodes[i].paused_until.is_some() {
-                    self.nodes[i].undelivered.push_back((self.now, f));
+                let late =
+                    self.late_completions > 0.0 && self.rng.random_bool(self.late_completions);
+                let see_at = if late {
+                    let interval = self.cfg.timing.interval;
+                    self.now
+                        + Duration::from_micros(
+                            self.rng.random_range(0..=interval.as_micros() as u64),
+                        )
+                } else {
+                    self.now
+                };
+                if self.nodes[i].paused_until.is_some()
+                    || see_at > self.now
+                    || !self.nodes[i].undelivered.is_empty()
+                {
+                    self.nodes[i].undelivered.push_back((see_at, f));
                 } else {
                     // Delivering may start the next I/O (the core reacts at once).
                     self.deliver(i, self.now, f);
@@ -403,19 +532,30 @@ impl Sim {
             };
             let stalled = self.nodes[i].io_stall_until > self.now;
             let ok = self.nodes[i].io_fail_until <= self.now;
-            let done_at = if stalled {
-                None
+            let (done_at, lands_at) = if stalled {
+                (None, None)
             } else {
-                Some(self.now + self.latency())
+                let latency = self.latency();
+                let lands =
+                    Duration::from_micros(self.rng.random_range(0..=latency.as_micros() as u64));
+                (Some(self.now + latency), Some(self.now + lands))
             };
             if std::env::var("SIM_TRACE").is_ok() {
                 eprintln!(
-                    "{:?} node {}: start {op:?} done_at={done_at:?}",
+                    "{:?} node {}: start {op:?} done_at={done_at:?} lands_at={lands_at:?}",
                     self.now,
                     i + 1
                 );
             }
-            self.nodes[i].in_flight = Some(InFlight { op, done_at, ok });
+            self.nodes[i].in_flight = Some(InFlight {
+                op,
+                issued: self.now,
+                done_at,
+                lands_at,
+                landed: false,
+                ok,
+                found: None,
+            });
         }
     }
 
@@ -458,7 +598,7 @@ impl Sim {
 
     fn deliver(&mut self, i: usize, at: Time, f: InFlight) {
         let now = BootTime(at + self.nodes[i].boot_offset);
-        let snapshot = matches!(f.op, Op::Read { .. }).then(|| self.snapshot());
+        let (snapshot, writes) = f.found.unzip();
         let boot_offset = self.nodes[i].boot_offset;
         let Some(core) = self.nodes[i].core.as_mut() else {
             return;
@@ -474,6 +614,7 @@ impl Sim {
         match f.op {
             Op::Read { started } => {
                 self.checker.current_read_start[i + 1] = started;
+                self.checker.current_read_writes[i + 1] = writes.unwrap_or_default();
                 if f.ok {
                     core.handle_read(
                         now,
@@ -484,7 +625,9 @@ impl Sim {
                     core.handle_read_failed(now);
                 }
             }
-            Op::Write { block } => core.handle_write_done(now, block.node, f.ok),
+            Op::Write { block } => {
+                core.handle_write_done(now, block.node, f.ok, BootTime(f.issued + boot_offset))
+            }
         }
         self.drain(i);
     }
@@ -509,7 +652,7 @@ impl Sim {
                 Action::Write { block, not_after } => {
                     if now > not_after {
                         let core = self.nodes[i].core.as_mut().expect("core");
-                        core.handle_write_done(now, block.node, false);
+                        core.handle_write_done(now, block.node, false, now);
                     } else {
                         self.nodes[i].queue.push_back(Op::Write { block });
                     }
@@ -522,16 +665,26 @@ impl Sim {
                     let node = &mut self.nodes[i];
                     node.core = None;
                     node.queue.clear();
-                    // A reset loses whatever was in flight.
-                    node.in_flight = None;
+                    // The process is gone, not the storage path: a write in flight still
+                    // lands (unless a reset comes first: the watchdog stays armed).
+                    node.orphan = node.in_flight.take().filter(|f| !f.landed);
                     node.undelivered.clear();
                     node.fenced.push((self.now, reason.to_string()));
                     return;
+                }
+                Action::PetWatchdog => {
+                    let node = &mut self.nodes[i];
+                    if let Some(w) = self.watchdog {
+                        node.watchdog_fires_at = Some(self.now + w);
+                    }
                 }
                 Action::Exit(reason) => {
                     let node = &mut self.nodes[i];
                     node.core = None;
                     node.queue.clear();
+                    if matches!(reason, qdisk::cycle::ExitReason::Shutdown) {
+                        node.watchdog_fires_at = None;
+                    }
                     node.fenced.push((self.now, format!("exit: {reason:?}")));
                     return;
                 }
@@ -544,7 +697,10 @@ impl Sim {
         let t = self.cfg.timing;
         if let Event::NodeDown(victim) = event {
             let read_start = self.checker.current_read_start[i + 1];
-            if let Some(last) = self.checker.last_own_write[victim.0 as usize] {
+            // What the victim had written by the time the read completed (a completion seen
+            // late must not be blamed for writes that landed after it).
+            let writes = &self.checker.current_read_writes[i + 1];
+            if let Some(last) = writes.get(victim.0 as usize).copied().flatten() {
                 if read_start.saturating_sub(last) < t.interval * t.tko {
                     self.checker.violations.push(format!(
                         "t={:?}: node {} declared node {victim} dead from a read started at {read_start:?}, but it wrote at {last:?}",
@@ -619,6 +775,14 @@ impl Sim {
             .core
             .as_ref()
             .map(|c| c.status().state)
+    }
+
+    /// The master node `id` believes in, if it runs.
+    pub fn master_seen_by(&self, id: u32) -> Option<NodeId> {
+        self.nodes[id as usize - 1]
+            .core
+            .as_ref()
+            .and_then(|c| c.status().master)
     }
 
     /// Whether node `id` holds the votes.
