@@ -42,6 +42,9 @@ PACKAGES=(
   # independent client that validates the lab's serial power-switch simulators and the peer
   # of the serial fence agents' tests and benchmark.
   cluster-glue
+  # sbd (1.5.2): the peer of the poison-pill agent fence_qd_poison; its benchmark runs
+  # `sbd message` against `sbd watch` in a lab node (debug mode, CAP_SYS_BOOT dropped).
+  sbd
   # The HA cluster lab and the demo: the client fetches the page from the floating IP
   # (curl), the web service checks it listens (ss, in iproute2).
   curl

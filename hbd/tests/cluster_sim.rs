@@ -162,6 +162,87 @@ fn a_partition_of_two_nodes_with_a_quorum_disk_leaves_one_side_serving() {
     assert_eq!(w.holders_of(0).len(), 1, "{}", w.report());
 }
 
+/// Issue 17 §1: three nodes and a quorum disk with the default votes (nodes − 1 = 2, five
+/// in all). A partition of the network — the lone node alone, or two against one — leaves
+/// exactly one side quorate and serving (the disk master's: it grants the votes only within
+/// its partition, and hbd counts them only while the master is in its own), and the other
+/// side fenced. At no moment are two nodes that no longer see each other both quorate.
+#[test]
+fn a_three_node_partition_with_the_disk_leaves_exactly_one_side_quorate() {
+    for (seed, side) in [
+        (31, vec![0]),
+        (32, vec![0, 1]),
+        (33, vec![2]),
+        (34, vec![1]),
+    ] {
+        let mut p = Params::quiet(3);
+        p.qdisk = true;
+        let mut w = World::new(seed, p);
+        w.run_until(secs(8));
+        assert_eq!(w.holders_of(0), vec![0], "{}", w.report());
+        w.partition(&side);
+        let mut t = Duration::from_secs(8);
+        while t < Duration::from_secs(25) {
+            t += Duration::from_millis(10);
+            w.run_until(Time(t));
+            let view = |i: usize| {
+                w.core(i)
+                    .filter(|_| w.powered(i))
+                    .map(|c| (c.membership().quorum().quorate, c.membership().partition()))
+            };
+            for a in 0..3 {
+                for b in 0..3 {
+                    if side.contains(&a) == side.contains(&b) {
+                        continue;
+                    }
+                    if let (Some((true, pa)), Some((true, pb))) = (view(a), view(b)) {
+                        assert!(
+                            pa.contains(w.name(b)) || pb.contains(w.name(a)),
+                            "seed {seed}, side {side:?}: {} and {} are both quorate apart at {t:?}\n{}",
+                            w.name(a),
+                            w.name(b),
+                            w.report()
+                        );
+                    }
+                }
+            }
+        }
+        assert!(w.ok(), "seed {seed}: {}", w.report());
+        let holders = w.holders_of(0);
+        assert_eq!(holders.len(), 1, "seed {seed}: {}", w.report());
+        let winners: Vec<usize> = (0..3).filter(|&i| w.powered(i)).collect();
+        let on_winning_side = |i: &usize| side.contains(i) == side.contains(&holders[0]);
+        assert!(
+            winners.iter().all(on_winning_side),
+            "seed {seed}, side {side:?}: the losing side is fenced (powered: {winners:?})\n{}",
+            w.report()
+        );
+        assert!(w.fences() > 0, "seed {seed}: {}", w.report());
+    }
+}
+
+/// The disk master's hbd dies while its qdiskd goes on: the master's view goes stale, it
+/// steps down, a node whose hbd works becomes master and grants its partition the votes,
+/// so the two survivors are quorate and fence the node (without the step-down they would
+/// wait for quorum forever: the votes stay with a master they no longer see).
+#[test]
+fn a_disk_master_whose_hbd_died_steps_down_so_the_others_can_fence_it() {
+    let mut p = Params::quiet(3);
+    p.qdisk = true;
+    let mut w = World::new(41, p);
+    w.run_until(secs(8));
+    assert_eq!(w.holders_of(0), vec![0], "{}", w.report());
+    w.kill_daemon(0, Daemon::Hbd);
+    w.run_until(secs(30));
+    assert!(w.ok(), "{}", w.report());
+    assert!(!w.powered(0), "node1 is fenced: {}", w.report());
+    assert_eq!(w.holders_of(0).len(), 1, "{}", w.report());
+    for i in 1..3 {
+        let q = w.core(i).expect("hbd runs").membership().quorum();
+        assert!(q.quorate, "{} is quorate: {q:?}\n{}", w.name(i), w.report());
+    }
+}
+
 /// Hole a: hbd on the coordinator is killed and restarted within deadtime while it holds a
 /// group whose preferred node is the other (`auto_failback off`, the group on node1 after a
 /// failover). Without the start-up probe the new coordinator believes nobody holds the

@@ -1,7 +1,8 @@
 //! The qdiskd API: newline-delimited JSON over a Unix socket (root only, mode 0600).
 //!
 //! Every request and reply carries `"version": 1`. Requests:
-//! `{"version":1,"request":"status"}` answers one [`StatusReply`];
+//! `{"version":1,"request":"status"}` answers one [`StatusReply`]; the membership layer (hbd)
+//! adds `"partition":["web1","web2"]`, the nodes of its network partition, with every poll;
 //! `{"version":1,"request":"subscribe"}` answers a stream of [`EventReply`] lines, one per
 //! event, until the client hangs up. Errors come back as `{"version":1,"error":"..."}`.
 
@@ -27,6 +28,11 @@ pub struct Request {
     pub version: u32,
     /// What is asked.
     pub request: RequestKind,
+    /// With `status` from the membership layer: the node names of this node's network
+    /// partition (itself and the members that hear it). The master grants the disk's votes
+    /// only within its own partition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition: Option<Vec<String>>,
 }
 
 /// One node as this qdiskd sees it.
@@ -53,6 +59,10 @@ pub struct StatusReply {
     pub state: String,
     /// The master's node id.
     pub master: Option<u32>,
+    /// The master's node name (from the cluster file), so the membership layer can tell
+    /// whether the master is in its partition.
+    #[serde(default)]
+    pub master_name: Option<String>,
     /// Whether this node holds the quorum-disk votes.
     pub votes_held: bool,
     /// Votes the quorum disk contributes.

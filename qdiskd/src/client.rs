@@ -45,11 +45,16 @@ impl QdiskClient {
     }
 
     fn send(&mut self, request: RequestKind) -> Result<(), ClientError> {
-        let line = serde_json::to_string(&Request {
+        self.send_request(Request {
             version: API_VERSION,
             request,
+            partition: None,
         })
-        .map_err(|e| ClientError::Protocol(e.to_string()))?;
+    }
+
+    fn send_request(&mut self, request: Request) -> Result<(), ClientError> {
+        let line =
+            serde_json::to_string(&request).map_err(|e| ClientError::Protocol(e.to_string()))?;
         let stream = self.reader.get_mut();
         stream.write_all(line.as_bytes())?;
         stream.write_all(b"\n")?;
@@ -67,6 +72,21 @@ impl QdiskClient {
     /// One status snapshot.
     pub fn status(&mut self) -> Result<StatusReply, ClientError> {
         self.send(RequestKind::Status)?;
+        let line = self.line()?;
+        serde_json::from_str(&line).map_err(|e| ClientError::Protocol(format!("{e}: {line}")))
+    }
+
+    /// One status snapshot, telling qdiskd the names of the nodes in this node's network
+    /// partition (the membership layer's poll).
+    pub fn status_with_partition(
+        &mut self,
+        partition: Vec<String>,
+    ) -> Result<StatusReply, ClientError> {
+        self.send_request(Request {
+            version: API_VERSION,
+            request: RequestKind::Status,
+            partition: Some(partition),
+        })?;
         let line = self.line()?;
         serde_json::from_str(&line).map_err(|e| ClientError::Protocol(format!("{e}: {line}")))
     }

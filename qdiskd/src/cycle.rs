@@ -34,6 +34,12 @@
 //! - The master writes an **eviction notice** (state Evicted, writer = master) into the slot
 //!   of every dead or undead peer. A node that reads a block in its own slot written by
 //!   someone else self-fences at once, before any further write.
+//! - *Ours:* a **poison pill** ([`crate::format::pill`]) is such a block written by a fence
+//!   agent and marked as a pill. The node stops petting its watchdog, writes one
+//!   acknowledgement into its own slot (state Evicted, the pill's nonce; never a normal
+//!   block again) and self-fences when that write completes, or one interval after reading
+//!   the pill (never past its write deadline) if it does not: a hung write delays the
+//!   self-fence by at most that. Peers never count an acknowledgement as a sign of life.
 //! - *Ours:* a node never issues a write more than (tko−1)·interval after the *issue* of its
 //!   last completed one; at that deadline it self-fences, from a timer, even while a write is
 //!   stuck. With the death rule above this means an evicted node never writes again (see
@@ -55,7 +61,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use crate::disk::SlotRead;
-use crate::format::{Message, MessageKind, NodeMask, NodeState, StatusBlock};
+use crate::format::{Message, MessageKind, NodeMask, NodeState, Pill, PillAction, StatusBlock};
 use crate::geometry::Layout;
 use crate::ids::{Incarnation, NodeId};
 use crate::time::BootTime;
@@ -124,6 +130,16 @@ pub enum FenceReason {
         /// How long the cycle has taken so far.
         elapsed: Duration,
     },
+    /// A fence agent wrote a poison pill into our slot.
+    Poisoned {
+        /// The node the pill names as its writer.
+        by: u32,
+        /// The pill (its action decides between power off and reboot).
+        pill: Pill,
+        /// Whether our acknowledgement was written (false: it failed or was not done
+        /// within its deadline).
+        acknowledged: bool,
+    },
     /// The heuristics' score fell below the minimum and `reboot` is set.
     ScoreLost {
         /// The score.
@@ -137,6 +153,21 @@ impl std::fmt::Display for FenceReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             FenceReason::Evicted { by } => write!(f, "evicted by node {by}"),
+            FenceReason::Poisoned {
+                by,
+                pill,
+                acknowledged,
+            } => write!(
+                f,
+                "poison pill ({}, nonce {:08x}) from node {by}; {}",
+                pill.action,
+                pill.nonce,
+                if *acknowledged {
+                    "acknowledged"
+                } else {
+                    "NOT acknowledged (the write failed or did not complete in time)"
+                }
+            ),
             FenceReason::WriteDeadline { since_last_write } => write!(
                 f,
                 "no status write completed for {since_last_write:?}; peers are about to declare this node dead"
@@ -153,6 +184,23 @@ impl std::fmt::Display for FenceReason {
                 score.score, score.max
             ),
         }
+    }
+}
+
+impl FenceReason {
+    /// Whether the node should power off rather than restart: a poison pill that asked
+    /// for `off`.
+    pub fn powers_off(&self) -> bool {
+        matches!(
+            self,
+            FenceReason::Poisoned {
+                pill: Pill {
+                    action: PillAction::Off,
+                    ..
+                },
+                ..
+            }
+        )
     }
 }
 
@@ -188,6 +236,13 @@ pub enum Event {
     VotesChanged {
         /// Whether we hold them.
         held: bool,
+    },
+    /// The membership layer's view of our network partition went stale (it stopped
+    /// answering for [`NETWORK_VIEW_TTL`]: we withdraw, state None, without fencing) or is
+    /// fresh again.
+    NetworkView {
+        /// Whether it is fresh.
+        fresh: bool,
     },
     /// The score crossed the minimum.
     ScoreChanged {
@@ -303,6 +358,16 @@ enum Phase {
     Reading,
     /// `pending` writes of this cycle are in flight.
     Writing { pending: u32 },
+    /// A poison pill was read: only its acknowledgement is in flight; at its completion,
+    /// or at `deadline`, the node self-fences.
+    Acknowledging {
+        /// Self-fence now at the latest.
+        deadline: BootTime,
+        /// The pill's writer.
+        by: u32,
+        /// The pill.
+        pill: Pill,
+    },
     /// Fenced or exited: nothing more happens.
     Done,
 }
@@ -364,9 +429,17 @@ pub struct QdiskCore {
     read_ok_this_cycle: bool,
     mask: NodeMask,
     master_mask: NodeMask,
+    /// The membership layer's latest view of this node's network partition, and when it
+    /// was given; `None` until a membership layer (hbd) gives one.
+    network_view: Option<(NodeMask, BootTime)>,
+    /// Whether the network view was fresh at the start of this cycle's decisions.
+    network_view_ok: bool,
     stopping: bool,
     actions: VecDeque<Action>,
 }
+
+/// How long a network view from the membership layer holds (hbd gives one every 250 ms).
+pub const NETWORK_VIEW_TTL: Duration = Duration::from_secs(2);
 
 /// Write durations averaged in the status block (Red Hat's `HISTORY_LENGTH`).
 const WRITE_HISTORY: usize = 60;
@@ -404,6 +477,8 @@ impl QdiskCore {
             read_ok_this_cycle: false,
             mask: NodeMask::new(),
             master_mask: NodeMask::new(),
+            network_view: None,
+            network_view_ok: true,
             stopping: false,
             actions: VecDeque::new(),
         };
@@ -460,6 +535,9 @@ impl QdiskCore {
         if self.phase == Phase::Done {
             return None;
         }
+        if let Phase::Acknowledging { deadline, .. } = self.phase {
+            return Some(deadline);
+        }
         let t = &self.cfg.timing;
         let mut next = self.last_write_ok + t.write_deadline();
         if let Phase::Idle { next_cycle } = self.phase {
@@ -482,6 +560,16 @@ impl QdiskCore {
     /// Time passed: check the deadlines and start a cycle when one is due.
     pub fn handle_timeout(&mut self, now: BootTime) {
         if self.phase == Phase::Done {
+            return;
+        }
+        if let Phase::Acknowledging { deadline, by, pill } = self.phase {
+            if now >= deadline {
+                self.fence(FenceReason::Poisoned {
+                    by,
+                    pill,
+                    acknowledged: false,
+                });
+            }
             return;
         }
         let t = self.cfg.timing;
@@ -510,6 +598,17 @@ impl QdiskCore {
                 self.actions.push_back(Action::ReadAll);
             }
         }
+    }
+
+    /// The membership layer (hbd) says which nodes are in this node's network partition
+    /// (itself and the members that hear it). While the master has a fresh view it grants
+    /// the disk's votes only to the nodes in it, so the votes count in one partition only:
+    /// the master's. Once a view has been given, a master whose view goes stale (its
+    /// membership layer stopped answering for [`NETWORK_VIEW_TTL`]) steps down and a node
+    /// bids only with a fresh one, so a node without a working membership layer never keeps
+    /// the votes from the others.
+    pub fn handle_network_view(&mut self, now: BootTime, partition: NodeMask) {
+        self.network_view = Some((partition, now));
     }
 
     /// The heuristics' score changed.
@@ -559,6 +658,9 @@ impl QdiskCore {
         // Our own slot first: a notice from someone else means we were evicted.
         if let Some(own) = slots.iter().find(|s| s.node == self.cfg.node) {
             if let Ok(block) = &own.block {
+                if let Some(pill) = block.as_pill() {
+                    return self.poisoned(now, block.updated_by, pill);
+                }
                 if block.updated_by != self.cfg.node.0 && block.updated_by != 0 {
                     return self.fence(FenceReason::Evicted {
                         by: block.updated_by,
@@ -580,6 +682,14 @@ impl QdiskCore {
             }
         }
 
+        let view_ok = self
+            .network_view
+            .is_none_or(|(_, at)| now.since(at) <= NETWORK_VIEW_TTL);
+        if view_ok != self.network_view_ok {
+            self.network_view_ok = view_ok;
+            self.actions
+                .push_back(Action::Event(Event::NetworkView { fresh: view_ok }));
+        }
         self.advance_own_state(now);
         if self.phase == Phase::Done {
             return;
@@ -613,6 +723,16 @@ impl QdiskCore {
     /// write system call was issued: the write deadline runs from there, not from `now`,
     /// so a pause between the completion and this call cannot move it.
     pub fn handle_write_done(&mut self, now: BootTime, slot: NodeId, ok: bool, issued: BootTime) {
+        if let Phase::Acknowledging { by, pill, .. } = self.phase {
+            if slot == self.cfg.node {
+                self.fence(FenceReason::Poisoned {
+                    by,
+                    pill,
+                    acknowledged: ok,
+                });
+            }
+            return;
+        }
         if ok && slot == self.cfg.node {
             // Writes complete in the order they were issued; never move the anchor back.
             self.last_write_ok = self.last_write_ok.max(issued.min(now));
@@ -661,7 +781,7 @@ impl QdiskCore {
     /// suspended.
     fn next_pet(&self) -> Option<BootTime> {
         self.cfg.watchdog?;
-        if self.phase == Phase::Done {
+        if matches!(self.phase, Phase::Done | Phase::Acknowledging { .. }) {
             return None;
         }
         self.next_pet
@@ -692,6 +812,32 @@ impl QdiskCore {
             // Suspended until a write completes and makes a pet safe again.
             self.next_pet = None;
         }
+    }
+
+    /// A poison pill from node `by` is in our slot: stop petting the watchdog, drop the
+    /// votes, and write the acknowledgement (the last write of this incarnation) with a
+    /// deadline of one interval, never past the write deadline; the self-fence follows its
+    /// completion or that deadline ([`Phase::Acknowledging`]).
+    fn poisoned(&mut self, now: BootTime, by: u32, pill: Pill) {
+        self.next_pet = None;
+        self.set_votes(false);
+        let t = self.cfg.timing;
+        let deadline = (now + t.interval).min(self.last_write_ok + t.write_deadline());
+        if now >= deadline {
+            return self.fence(FenceReason::Poisoned {
+                by,
+                pill,
+                acknowledged: false,
+            });
+        }
+        self.phase = Phase::Acknowledging { deadline, by, pill };
+        self.heartbeat = self.heartbeat.wrapping_add(1);
+        let block = StatusBlock::pill_ack(self.cfg.node, self.incarnation, self.heartbeat, pill);
+        self.write_issued = now;
+        self.actions.push_back(Action::Write {
+            block,
+            not_after: deadline,
+        });
     }
 
     fn fence(&mut self, reason: FenceReason) {
@@ -738,7 +884,8 @@ impl QdiskCore {
                 return None;
             }
         };
-        let own_write = block.updated_by == id.0;
+        // An acknowledgement of a poison pill is the owner's last write, not a sign of life.
+        let own_write = block.updated_by == id.0 && !block.is_pill_ack();
         let marker = (block.heartbeat, block.incarnation);
         let changed = own_write && peer.marker != Some(marker);
         let running = matches!(
@@ -844,7 +991,19 @@ impl QdiskCore {
             }
             return;
         }
-        if sufficient && matches!(was, NodeState::Initializing | NodeState::None) {
+        if !self.network_view_ok && matches!(was, NodeState::Running | NodeState::Master) {
+            // Our membership layer is gone: withdraw (as for a low score, but without
+            // fencing) so that a node whose layer works becomes master and grants votes.
+            self.bid = None;
+            self.message = Message::default();
+            self.set_state(NodeState::None);
+            self.set_votes(false);
+            return;
+        }
+        if sufficient
+            && self.network_view_ok
+            && matches!(was, NodeState::Initializing | NodeState::None)
+        {
             if was == NodeState::None {
                 self.actions.push_back(Action::Event(Event::ScoreChanged {
                     score: self.score,
@@ -905,9 +1064,12 @@ impl QdiskCore {
             return;
         }
         let me = self.cfg.node;
+        // The peers that take part in the election: up and running (a withdrawn or
+        // initializing node neither bids nor acknowledges, so it must not hold it up).
         let live: Vec<(NodeId, Message, NodeState)> = self
             .live_peers()
             .map(|(id, p)| (id, p.message(), p.disk_state()))
+            .filter(|(_, _, s)| matches!(s, NodeState::Running | NodeState::Master))
             .collect();
         let lower_bidder = live
             .iter()
@@ -974,7 +1136,14 @@ impl QdiskCore {
         }
         self.mask = mask;
         self.master_mask = if self.state == NodeState::Master {
-            mask
+            match self.network_view {
+                // Only the nodes of our own network partition get the votes.
+                Some((partition, _)) => mask
+                    .iter()
+                    .filter(|&n| n == self.cfg.node || partition.contains(n))
+                    .collect(),
+                None => mask,
+            }
         } else {
             NodeMask::new()
         };

@@ -25,6 +25,7 @@ pub mod geometry;
 pub mod heuristics;
 pub mod ids;
 pub mod mounts;
+pub mod poison;
 pub mod scan;
 pub mod time;
 pub mod timing;

@@ -438,3 +438,182 @@ fn master_failover_fits_the_timing_rule() {
         t.master_wait
     );
 }
+
+// ----- poison pills ------------------------------------------------------------------
+
+fn pill_config(watchdog: bool) -> qdisk::poison::SenderConfig {
+    let t = timing(EXTENDED);
+    qdisk::poison::SenderConfig {
+        victim: NodeId(0),
+        writer: NodeId(0),
+        pill: qdisk::format::Pill {
+            action: qdisk::format::PillAction::Reboot,
+            nonce: 0xC0FFEE,
+        },
+        msgwait: qdisk::poison::default_msgwait(&t, WATCHDOG),
+        watchdog,
+        poll: qdisk::poison::poll_period(&t),
+        max_deliveries: 5,
+        read_grace: t.interval * 4,
+    }
+}
+
+#[test]
+fn a_poison_pill_to_a_live_node_is_acknowledged_at_once_and_nothing_normal_follows() {
+    for seed in 0..20 {
+        let t = timing(EXTENDED);
+        let mut sim = Sim::new(200 + seed, 3, EXTENDED, t, false).with_watchdog(WATCHDOG);
+        for id in 1..=3 {
+            sim.start(id);
+        }
+        let at = secs(30) + Duration::from_millis(seed * 97 % 1000);
+        sim.poison(at, 3, pill_config(true));
+        sim.run_until(secs(45));
+        sim.assert_safe();
+        let agent = sim.agent.as_ref().expect("agent");
+        let (done, result) = agent.result.as_ref().expect("finished");
+        match result {
+            Ok(qdisk::poison::Fenced::Acknowledged { after, .. }) => assert!(
+                *after <= t.interval * 2,
+                "seed {seed}: acknowledged after {after:?}"
+            ),
+            other => panic!("seed {seed}: {other:?}"),
+        }
+        let fenced = &sim.nodes[2].fenced;
+        assert_eq!(fenced.len(), 1, "seed {seed}: {fenced:?}");
+        assert!(
+            fenced[0].1.contains("poison pill") && fenced[0].1.contains("acknowledged"),
+            "seed {seed}: {fenced:?}"
+        );
+        // The acknowledgement lands before its write completes, and the self-fence follows
+        // the completion.
+        assert!(
+            fenced[0].0 <= *done + t.interval,
+            "seed {seed}: fenced at {:?}, the agent returned at {done:?}",
+            fenced[0].0
+        );
+        // The others go on: node 3 is declared dead, nobody else fenced.
+        assert!(sim.nodes[..2].iter().all(|n| n.fenced.is_empty()));
+        assert!(sim
+            .first_event(|n, e| n == NodeId(1) && *e == Event::NodeDown(NodeId(3)))
+            .is_some());
+    }
+}
+
+#[test]
+fn a_poison_pill_to_a_paused_node_succeeds_after_the_message_wait_once_its_watchdog_reset_it() {
+    let t = timing(EXTENDED);
+    let msgwait = pill_config(true).msgwait;
+    for seed in 0..20 {
+        let mut sim = Sim::new(300 + seed, 3, EXTENDED, t, false).with_watchdog(WATCHDOG);
+        for id in 1..=3 {
+            sim.start(id);
+        }
+        let pause = secs(30) + Duration::from_millis(seed * 53 % 1000);
+        sim.schedule(pause, 3, Fault::Pause(secs(60)));
+        let at = secs(30) + Duration::from_millis(seed * 131 % 1500);
+        sim.poison(at, 3, pill_config(true));
+        sim.run_until(secs(60));
+        sim.assert_safe();
+        let (done, result) = sim
+            .agent
+            .as_ref()
+            .and_then(|a| a.result.clone())
+            .expect("finished");
+        let fenced = &sim.nodes[2].fenced;
+        match result {
+            Ok(qdisk::poison::Fenced::MessageWaitPassed { after, .. }) => {
+                assert!(after >= msgwait, "seed {seed}: {after:?}");
+                let reset = fenced
+                    .iter()
+                    .find(|(_, why)| why == "watchdog reset")
+                    .unwrap_or_else(|| panic!("seed {seed}: reset by its watchdog: {fenced:?}"));
+                assert!(
+                    reset.0 < done,
+                    "seed {seed}: reset {reset:?} before {done:?}"
+                );
+            }
+            // The pause began after the pill: the node read it first and acknowledged.
+            Ok(qdisk::poison::Fenced::Acknowledged { .. }) => assert!(pause > at, "seed {seed}"),
+            other => panic!("seed {seed}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn without_a_watchdog_silence_proves_nothing_and_the_pill_waits_for_the_node() {
+    let t = timing(EXTENDED);
+    let mut sim = Sim::new(400, 3, EXTENDED, t, false);
+    for id in 1..=3 {
+        sim.start(id);
+    }
+    sim.schedule(secs(29), 3, Fault::Pause(secs(20)));
+    sim.poison(secs(30), 3, pill_config(false));
+    sim.run_until(secs(60));
+    sim.assert_safe();
+    let (_, result) = sim
+        .agent
+        .as_ref()
+        .and_then(|a| a.result.clone())
+        .expect("finished");
+    assert!(
+        matches!(
+            result,
+            Err(qdisk::poison::NotFenced::NoAcknowledgement {
+                why: qdisk::poison::NoProof::NoWatchdog,
+                ..
+            })
+        ),
+        "{result:?}"
+    );
+    // On resume it fences itself (its write deadline passed long ago) without writing.
+    let fenced = &sim.nodes[2].fenced;
+    assert_eq!(fenced.len(), 1, "{fenced:?}");
+    assert_eq!(fenced[0].0, secs(49));
+}
+
+/// Random faults around a poison pill: whatever happens, a node the agent declares fenced
+/// never runs or writes again with the incarnations it had, and no node writes a normal
+/// block after reading a pill (the checker); a healthy victim is always acknowledged.
+#[test]
+fn poison_pills_under_random_faults_never_declare_a_running_node_fenced() {
+    let mut outcomes = std::collections::BTreeMap::<String, usize>::new();
+    for seed in seeds().into_iter().take(1000) {
+        let layout = if seed % 3 == 0 {
+            Layout::Classic
+        } else {
+            EXTENDED
+        };
+        let n = 2 + (seed % 4) as u32;
+        let mut sim = Sim::new(seed, n, layout, timing(layout), false)
+            .with_watchdog(WATCHDOG)
+            .with_late_completions(0.1);
+        for id in 1..=n {
+            sim.start(id);
+        }
+        sim.random_faults(secs(60), 1 + (seed % 4) as usize);
+        let victim = 1 + (seed % u64::from(n)) as u32;
+        let at = secs(20) + Duration::from_millis(seed * 7919 % 30_000);
+        sim.poison(at, victim, pill_config(true));
+        sim.run_until(secs(90));
+        sim.assert_safe();
+        let result = sim.agent.as_ref().and_then(|a| a.result.clone());
+        let name = match &result {
+            Some((_, Ok(f))) => format!("{f:?}")
+                .split([' ', '{'])
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+            Some((_, Err(e))) => format!("{e:?}")
+                .split([' ', '{'])
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+            None => "unfinished".into(),
+        };
+        assert!(result.is_some(), "seed {seed}: the agent never finished");
+        *outcomes.entry(name).or_default() += 1;
+    }
+    eprintln!("poison pill outcomes: {outcomes:?}");
+    assert!(outcomes.get("Acknowledged").copied().unwrap_or(0) > 0);
+}

@@ -68,11 +68,12 @@ pub fn heartbeat_daemon() -> Daemon {
     )
 }
 
-/// Lab node index of `web1`, `web2` and the client.
+/// Lab node index of `web1` (`webN` is node N).
 pub const WEB1: usize = 1;
 /// Lab node index of `web2`.
 pub const WEB2: usize = 2;
-/// Lab node index of the client (and ping node).
+/// Lab node index of the client (and ping node) of a two-node cluster; in general
+/// [`HaCluster::client`].
 pub const CLIENT: usize = 3;
 
 /// Where the workspace's binaries are (`target/debug` or `target/release`).
@@ -182,6 +183,9 @@ impl Timing {
 /// What to build.
 #[derive(Debug, Clone)]
 pub struct Spec {
+    /// Cluster nodes, `web1` … `webN` (the tutorial's 2; our stack also runs more). The
+    /// client is node N+1.
+    pub nodes: usize,
     /// The cluster software.
     pub stack: Stack,
     /// heartbeat timings.
@@ -209,13 +213,15 @@ pub struct Spec {
 
 impl Spec {
     /// The demo: our stack, a quorum disk, IPMI fencing, auto_failback on, keepalive 500 ms
-    /// and deadtime 5 s, the quorum disk every 400 ms with tko 5.
+    /// and deadtime 5 s, the quorum disk every 350 ms with tko 5 (a master failover takes up
+    /// to 0.35 s · (5 + 3 + 4.5) = 4.4 s, inside the deadtime).
     pub fn demo() -> Spec {
         Spec {
+            nodes: 2,
             stack: Stack::Ours,
             timing: Timing::DEMO,
             qdisk: true,
-            qdisk_timing: (Duration::from_millis(400), 5),
+            qdisk_timing: (Duration::from_millis(350), 5),
             fencing: Fencing::Ipmi,
             ping_node: false,
             auto_failback: "on",
@@ -279,15 +285,23 @@ pub struct HaCluster {
 }
 
 impl HaCluster {
-    /// Builds the lab (web1, web2, client; a shared disk and BMCs for our stack), writes the
-    /// configuration, makes the quorum disk and starts the daemons on web1 and web2.
+    /// Builds the lab (web1 … webN, client; a shared disk and BMCs for our stack), writes
+    /// the configuration, makes the quorum disk and starts the daemons on the web nodes.
     pub fn start(spec: Spec, bins: Binaries) -> Result<HaCluster> {
         crate::root::require_root("the HA cluster lab");
         let ours = spec.stack == Stack::Ours;
+        if spec.nodes < 2 || (spec.nodes > 2 && !ours) {
+            return Err(LabError::Invalid(format!(
+                "{} web nodes: the tutorial's cluster has 2; our stack runs 2 or more",
+                spec.nodes
+            )));
+        }
+        let mut hostnames: Vec<String> = (1..=spec.nodes).map(|i| format!("web{i}")).collect();
+        hostnames.push("client".into());
         let mut builder = Lab::builder()
-            .nodes(3)
+            .nodes(spec.nodes + 1)
             .media(1)
-            .hostnames(&["web1", "web2", "client"]);
+            .hostnames(&hostnames);
         if ours {
             builder = builder.bmcs(true);
             if spec.qdisk {
@@ -305,13 +319,13 @@ impl HaCluster {
         if ours && cluster.spec.qdisk {
             cluster.make_qdisk()?;
         }
-        for i in [WEB1, WEB2] {
+        for i in cluster.web_nodes() {
             cluster.configure(i)?;
         }
-        for i in [WEB1, WEB2] {
+        for i in cluster.web_nodes() {
             cluster.start_daemons(i)?;
         }
-        cluster.lab.note("web1 and web2 started");
+        cluster.lab.note("the web nodes started");
         Ok(cluster)
     }
 
@@ -335,9 +349,19 @@ impl HaCluster {
         self.vip
     }
 
-    /// Node `i` (WEB1, WEB2, CLIENT).
+    /// Node `i` (WEB1, WEB2, …, the client).
     pub fn node(&self, i: usize) -> &Node {
         self.lab.node(i)
+    }
+
+    /// The web nodes' lab indexes, 1 to N.
+    pub fn web_nodes(&self) -> std::ops::RangeInclusive<usize> {
+        1..=self.spec.nodes
+    }
+
+    /// The client's lab index: N+1.
+    pub fn client(&self) -> usize {
+        self.spec.nodes + 1
     }
 
     fn make_qdisk(&self) -> Result<()> {
@@ -379,12 +403,13 @@ impl HaCluster {
             prepare_heartbeat_node(self.lab.node(i))?;
         }
         let ping = if self.spec.ping_node {
-            format!("ping {}\n", Net::Heartbeat(0).node_addr(CLIENT))
+            format!("ping {}\n", Net::Heartbeat(0).node_addr(self.client()))
         } else {
             String::new()
         };
+        let node_lines: String = self.web_nodes().map(|n| format!("node web{n}\n")).collect();
         let hacf = format!(
-            "# The heartbeat tutorial's two-node cluster.\nlogfile /var/log/ha-log\n{}udpport 694\nmcast hb0 225.0.0.1 694 1 0\nauto_failback {}\nnode web1\nnode web2\n{ping}",
+            "# The heartbeat tutorial's cluster.\nlogfile /var/log/ha-log\n{}udpport 694\nmcast hb0 225.0.0.1 694 1 0\nauto_failback {}\n{node_lines}{ping}",
             self.spec.timing.hacf(),
             self.spec.auto_failback
         );
@@ -419,7 +444,8 @@ impl HaCluster {
         let etc = self.private(i, "/etc/cluster")?;
         let mut devices = String::new();
         let mut nodes = String::new();
-        for (n, name) in [(WEB1, "web1"), (WEB2, "web2")] {
+        for n in self.web_nodes() {
+            let name = format!("web{n}");
             match self.spec.fencing {
                 Fencing::Ipmi => {
                     let bmc = self.lab.bmc(n)?;
@@ -658,7 +684,7 @@ impl HaCluster {
         let url = format!("http://{}/", self.vip);
         let out = self
             .lab
-            .node(CLIENT)
+            .node(self.client())
             .output(&["curl", "-s", "--max-time", "0.3", url.as_str()])
             .ok()?;
         let body = String::from_utf8_lossy(&out.stdout).trim().to_string();
@@ -667,15 +693,15 @@ impl HaCluster {
 
     /// The web nodes that have the floating IP configured now. The nodes are asked one
     /// after the other, so a handover from web1 to web2 between the two questions would
-    /// look like both at once: when both answer yes, web1 is asked again, and both count
-    /// only if web1 still has it (it then had it while web2 did).
-    pub fn vip_holders(&self) -> Vec<&'static str> {
-        let web1 = self.holds_vip(WEB1);
-        let web2 = self.holds_vip(WEB2);
-        let web1 = web1 && (!web2 || self.holds_vip(WEB1));
-        [(web1, "web1"), (web2, "web2")]
-            .into_iter()
-            .filter_map(|(holds, name)| holds.then_some(name))
+    /// look like both at once: when a later node answers yes, every earlier one that said
+    /// yes is asked again, and counts only if it still has it (it then had it while the
+    /// later one did).
+    pub fn vip_holders(&self) -> Vec<String> {
+        let first: Vec<bool> = self.web_nodes().map(|i| self.holds_vip(i)).collect();
+        let n = first.len();
+        (0..n)
+            .filter(|&k| first[k] && (!first[k + 1..].contains(&true) || self.holds_vip(k + 1)))
+            .map(|k| format!("web{}", k + 1))
             .collect()
     }
 
@@ -718,10 +744,10 @@ impl HaCluster {
         })
     }
 
-    /// The last lines of every daemon log of web1 and web2, for failure messages.
+    /// The last lines of every daemon log of the web nodes, for failure messages.
     pub fn logs(&self) -> String {
         let mut s = String::new();
-        for i in [WEB1, WEB2] {
+        for i in self.web_nodes() {
             let node = self.lab.node(i);
             let Ok(entries) = std::fs::read_dir(node.log_dir()) else {
                 continue;

@@ -137,6 +137,65 @@ fn a_partition_of_the_two_nodes_leaves_the_quorum_disk_side_serving_and_the_othe
     );
 }
 
+/// Issue 17 §1: three nodes and a quorum disk with the default votes (nodes − 1 = 2). A
+/// partition of the heartbeat network leaves exactly one side quorate and serving — the
+/// side of the disk's master (web1, the lowest id), which grants the votes only within its
+/// own partition — and the other side fenced through its BMCs. Lone master against two
+/// ({web1} | {web2, web3}), then two against one ({web1, web2} | {web3}).
+#[test]
+fn three_nodes_with_a_quorum_disk_partitioned_leave_one_side_serving_and_fence_the_other() {
+    for cut in [vec![WEB1], vec![3]] {
+        let (_one, c) = start(Spec {
+            nodes: 3,
+            ..Spec::demo()
+        });
+        c.wait_settled_on("web1", Duration::from_secs(90))
+            .unwrap_or_else(|e| panic!("{e}\n{}", c.logs()));
+        std::thread::sleep(Duration::from_secs(6));
+        for &i in &cut {
+            c.lab()
+                .switch()
+                .expect("switch")
+                .set_port(i, lab::Net::Heartbeat(0), false)
+                .expect("cut off");
+        }
+        let losers: Vec<usize> = (1..=3)
+            .filter(|i| cut.contains(i) != cut.contains(&WEB1))
+            .collect();
+        let winners: Vec<usize> = (1..=3).filter(|i| !losers.contains(i)).collect();
+        c.wait_for(
+            "the side without the disk's master powered off",
+            Duration::from_secs(45),
+            || {
+                losers
+                    .iter()
+                    .all(|&i| c.node(i).power().ok() == Some(Power::Off))
+            },
+        )
+        .unwrap_or_else(|e| panic!("cut {cut:?}: {e}\n{}", c.logs()));
+        let end = std::time::Instant::now() + Duration::from_secs(3);
+        while std::time::Instant::now() < end {
+            let holders = c.vip_holders();
+            assert!(holders.len() <= 1, "cut {cut:?}: two holders {holders:?}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert_eq!(c.vip_holders(), ["web1"], "cut {cut:?}\n{}", c.logs());
+        for &w in &winners {
+            assert_eq!(c.node(w).power().expect("power"), Power::On, "cut {cut:?}");
+            let status = c.status(w).expect("hbd status");
+            assert_eq!(status["quorum"]["quorate"], true, "cut {cut:?}: {status}");
+        }
+        // Nobody on the losing side fenced anyone: it never had quorum.
+        for &l in &losers {
+            assert!(
+                c.fence_history(l).is_empty(),
+                "cut {cut:?}: {:?}",
+                c.fence_history(l)
+            );
+        }
+    }
+}
+
 #[test]
 fn a_paused_owner_is_fenced_before_takeover_and_never_serves_alongside_the_new_owner() {
     let (_one, c) = start(Spec::demo());

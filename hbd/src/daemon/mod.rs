@@ -175,8 +175,9 @@ pub fn run(opts: Options, cfg: Config) -> Result<(), DaemonError> {
     let shared = Arc::new(Shared::default());
     server::serve(&opts.socket, Arc::clone(&shared), tx.clone())
         .map_err(|e| DaemonError::Setup(format!("API socket {}: {e}", opts.socket.display())))?;
+    let partition = Arc::new(std::sync::Mutex::new(vec![local.to_string()]));
     if let Some(path) = &opts.qdisk_socket {
-        workers::poll_qdisk(path.clone(), tx.clone());
+        workers::poll_qdisk(path.clone(), Arc::clone(&partition), tx.clone());
     }
     let agents = Agents::new(opts.agents.clone());
     // The worker finds groups by the policy's ids (sorted by key, not haresources order).
@@ -214,6 +215,7 @@ pub fn run(opts: Options, cfg: Config) -> Result<(), DaemonError> {
         groups_tx,
         fenced,
         shared,
+        partition,
         armed,
         auth_failures: 0,
         send_failures: 0,
@@ -292,6 +294,9 @@ struct Driver {
     groups_tx: Sender<(GroupId, GroupOp)>,
     fenced: Option<FencedNotifier>,
     shared: Arc<Shared>,
+    /// This node's network partition, for the qdiskd poll (the master grants the disk's
+    /// votes only within its own partition).
+    partition: Arc<std::sync::Mutex<Vec<String>>>,
     armed: options::Armed,
     auth_failures: u64,
     send_failures: u64,
@@ -472,6 +477,13 @@ impl Driver {
 
     fn publish(&self) {
         let membership = self.core.membership();
+        if let Ok(mut partition) = self.partition.lock() {
+            *partition = membership
+                .partition()
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+        }
         let q = membership.quorum();
         let mut nodes = vec![NodeReport {
             name: self.local.to_string(),

@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 use std::sync::mpsc::{channel, Sender};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use fenced::api::{Payload, Request};
@@ -12,7 +13,7 @@ use fenced::history::{FenceAction, Origin};
 
 use super::Ev;
 use crate::agents::Agents;
-use crate::config::Resources;
+use crate::config::{NodeName, Resources};
 use crate::membership::QdiskVotes;
 use crate::node::{FenceReply, FenceTicket, FencedNotice, GroupOp, GroupResult, QdiskReport};
 use crate::policy::GroupId;
@@ -219,22 +220,27 @@ impl Drop for DoneOnDrop {
     }
 }
 
-/// Asks qdiskd for its status every 250 ms and reports every answer (the node core
-/// counts the disk's votes only while answers keep confirming them).
-pub fn poll_qdisk(path: PathBuf, tx: Sender<Ev>) {
+/// Asks qdiskd for its status every 250 ms, telling it this node's network partition, and
+/// reports every answer (the node core counts the disk's votes only while answers keep
+/// confirming them, and only while the disk's master is in this node's partition).
+pub fn poll_qdisk(path: PathBuf, partition: Arc<Mutex<Vec<String>>>, tx: Sender<Ev>) {
     let _ = std::thread::Builder::new()
         .name("hbd qdisk".into())
         .spawn(move || {
             crate::rt::enter("qdiskd polls");
             loop {
                 let asked_at = super::now();
+                let names = partition.lock().map(|p| p.clone()).unwrap_or_default();
                 let report = qdisk::client::QdiskClient::connect(&path)
-                    .and_then(|mut c| c.status())
+                    .and_then(|mut c| c.status_with_partition(names))
                     .map_or(QdiskReport::Unreachable, |s| {
-                        QdiskReport::Votes(QdiskVotes {
-                            votes: s.votes,
-                            held: s.votes_held,
-                        })
+                        QdiskReport::Votes(
+                            QdiskVotes {
+                                votes: s.votes,
+                                held: s.votes_held,
+                            },
+                            s.master_name.as_deref().map(NodeName::new),
+                        )
                     });
                 if tx.send(Ev::Qdisk(report, asked_at)).is_err() {
                     return;

@@ -163,6 +163,8 @@ pub struct Membership {
     judge_after: Option<Time>,
     quorum: Quorum,
     qdisk: Option<QdiskVotes>,
+    /// The quorum disk's master, as qdiskd last reported it.
+    qdisk_master: Option<NodeName>,
     last_quorum: Option<QuorumStatus>,
     rng: ChaCha8Rng,
     reported: HashSet<Reported>,
@@ -227,6 +229,7 @@ impl Membership {
             judge_after: None,
             quorum,
             qdisk: None,
+            qdisk_master: None,
             last_quorum: None,
             rng,
             reported: HashSet::new(),
@@ -298,10 +301,16 @@ impl Membership {
         self.after_input(now);
     }
 
-    /// The quorum-disk daemon reports its votes and whether we hold them. The disk's votes
-    /// in the expected votes never shrink: a report of fewer votes (an unreachable qdiskd
-    /// reads as 0) keeps the largest number reported or configured.
-    pub fn on_qdisk(&mut self, now: Time, qdisk: QdiskVotes) {
+    /// The quorum-disk daemon reports its votes, whether we hold them, and which node is
+    /// the disk's master. The disk's votes in the expected votes never shrink: a report of
+    /// fewer votes (an unreachable qdiskd reads as 0) keeps the largest number reported or
+    /// configured. Held votes count only while the master is this node or a member of our
+    /// partition (alive and hearing us): the master grants them within its own partition,
+    /// and a partition that lost sight of the master must not count a grant it made before
+    /// the partition (so the disk's votes count in one partition at a time, whatever the
+    /// lag between the two sides' views).
+    pub fn on_qdisk(&mut self, now: Time, qdisk: QdiskVotes, master: Option<NodeName>) {
+        self.qdisk_master = master;
         self.notice_stall(now);
         let known = self
             .qdisk
@@ -524,8 +533,37 @@ impl Membership {
             .iter()
             .filter(|p| p.status == NodeStatus::Ping)
             .count();
+        let qdisk = self.qdisk.map(|q| QdiskVotes {
+            held: q.held && self.qdisk_master_in_partition(),
+            ..q
+        });
         self.quorum
-            .evaluate(all, live, self.pings.len(), pings_up, self.qdisk)
+            .evaluate(all, live, self.pings.len(), pings_up, qdisk)
+    }
+
+    /// Whether the quorum disk's master is this node or a member of our partition.
+    fn qdisk_master_in_partition(&self) -> bool {
+        match &self.qdisk_master {
+            Some(m) if *m == self.local => true,
+            Some(m) => self
+                .index
+                .get(m)
+                .is_some_and(|&i| self.peers[i].is_member()),
+            None => false,
+        }
+    }
+
+    /// This node's network partition: itself and the members that hear it (what qdiskd
+    /// is told, so its master grants the disk's votes only within its own partition).
+    pub fn partition(&self) -> Vec<NodeName> {
+        std::iter::once(self.local.clone())
+            .chain(
+                self.peers
+                    .iter()
+                    .filter(|p| p.is_member())
+                    .map(|p| p.name.clone()),
+            )
+            .collect()
     }
 
     /// After every input: comm up, quorum.

@@ -705,6 +705,7 @@ fn the_quorum_disk_breaks_a_two_node_tie() {
             votes: 1,
             held: true,
         },
+        Some(name(A)),
     );
     assert_eq!(m.quorum().votes, 3);
     run_to(&mut m, 20_000);
@@ -724,6 +725,7 @@ fn the_quorum_disk_breaks_a_two_node_tie() {
             votes: 1,
             held: false,
         },
+        Some(name(A)),
     );
     let a = drain(&mut m);
     assert!(has(

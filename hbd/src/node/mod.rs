@@ -280,8 +280,12 @@ impl NodeCore {
             Input::FenceReply { ticket, reply } => self.on_fence_reply(now, ticket, reply),
             Input::Qdisk { report, asked_at } => {
                 if let Some(v) = &mut self.votes {
+                    let master = match &report {
+                        QdiskReport::Votes(_, master) => master.clone(),
+                        QdiskReport::Unreachable => None,
+                    };
                     let votes = v.report(now, asked_at, report);
-                    self.membership.on_qdisk(now, votes);
+                    self.membership.on_qdisk(now, votes, master);
                 }
             }
             Input::PingReply(name) => self.membership.on_ping_reply(now, &name),
@@ -338,7 +342,7 @@ impl NodeCore {
                     votes.votes,
                     humantime::format_duration(v.ttl())
                 );
-                self.membership.on_qdisk(now, votes);
+                self.membership.on_qdisk(now, votes, None);
             }
         }
         self.drain(now);

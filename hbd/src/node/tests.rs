@@ -74,7 +74,7 @@ fn run(c: &mut NodeCore, from: u64, to: u64, qdisk: Option<QdiskReport>) -> Vec<
             break;
         }
         if now == poll {
-            if let Some(r) = qdisk {
+            if let Some(r) = qdisk.clone() {
                 c.handle(
                     at(now),
                     Input::Qdisk {
@@ -97,11 +97,15 @@ fn run(c: &mut NodeCore, from: u64, to: u64, qdisk: Option<QdiskReport>) -> Vec<
     out
 }
 
+/// qdiskd on "a" holds the vote as the disk's master.
 fn held() -> QdiskReport {
-    QdiskReport::Votes(QdiskVotes {
-        votes: 1,
-        held: true,
-    })
+    QdiskReport::Votes(
+        QdiskVotes {
+            votes: 1,
+            held: true,
+        },
+        Some(name("a")),
+    )
 }
 
 fn fences(actions: &[Action]) -> Vec<FenceTicket> {

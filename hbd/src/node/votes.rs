@@ -8,13 +8,15 @@
 
 use std::time::Duration;
 
+use crate::config::NodeName;
 use crate::membership::{QdiskVotes, Time};
 
 /// What qdiskd's latest answer was.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum QdiskReport {
-    /// qdiskd answered.
-    Votes(QdiskVotes),
+    /// qdiskd answered: its votes, whether this node holds them, and the disk's master
+    /// (its node name), if any.
+    Votes(QdiskVotes, Option<NodeName>),
     /// qdiskd could not be reached or did not answer.
     Unreachable,
 }
@@ -42,7 +44,7 @@ impl VoteFreshness {
     /// must be told. Held votes are good for the TTL from when they were asked for.
     pub(crate) fn report(&mut self, now: Time, asked_at: Time, r: QdiskReport) -> QdiskVotes {
         match r {
-            QdiskReport::Votes(v) => {
+            QdiskReport::Votes(v, _) => {
                 self.votes = v.votes;
                 let until = asked_at + self.ttl;
                 self.held_until = (v.held && until > now).then_some(until);
@@ -98,12 +100,12 @@ mod tests {
             held: true,
         };
         assert_eq!(
-            f.report(Time::ZERO, Time::ZERO, QdiskReport::Votes(held)),
+            f.report(Time::ZERO, Time::ZERO, QdiskReport::Votes(held, None)),
             held
         );
         assert_eq!(f.expire(Time::from_millis(1999)), None);
         let t = Time::from_millis(1500);
-        f.report(t, t, QdiskReport::Votes(held));
+        f.report(t, t, QdiskReport::Votes(held, None));
         assert_eq!(f.expire(Time::from_millis(3000)), None);
         assert_eq!(
             f.expire(Time::from_millis(3500)),
@@ -126,7 +128,7 @@ mod tests {
         let v = f.report(
             Time::from_millis(5000),
             Time::ZERO,
-            QdiskReport::Votes(held),
+            QdiskReport::Votes(held, None),
         );
         assert!(!v.held);
         assert_eq!(f.deadline(), None);
@@ -134,7 +136,7 @@ mod tests {
         let v = f.report(
             Time::from_millis(5000),
             Time::from_millis(4000),
-            QdiskReport::Votes(held),
+            QdiskReport::Votes(held, None),
         );
         assert!(v.held);
         assert_eq!(f.deadline(), Some(Time::from_millis(6000)));

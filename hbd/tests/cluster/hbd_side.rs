@@ -24,7 +24,7 @@ impl World {
                     ..QuorumConfig::default()
                 };
                 if self.params.qdisk {
-                    quorum.qdisk_votes = 1;
+                    quorum.qdisk_votes = self.params.nodes as u32 - 1;
                 }
                 let membership = MembershipConfig {
                     keepalive: KEEPALIVE,

@@ -20,9 +20,11 @@
 //!   a while, or (in the checker's own test) lying: it reports success without acting.
 //!   A successful honest off powers the target machine off. `fence_tool ack` is given only
 //!   for machines that are really off.
-//! - **Quorum disk** (two-node clusters, `master_wins`, 1 vote): qdiskd's cycle core on each
-//!   machine over one simulated disk of real sector images; it answers hbd's polls every
-//!   250 ms; its self-fence (evicted, write deadline) powers its machine off.
+//! - **Quorum disk** (two nodes: `master_wins`, 1 vote; more: nodes − 1 votes, which the
+//!   master grants only within its network partition as hbd tells it, and which hbd counts
+//!   only while the master is in its partition): qdiskd's cycle core on each machine over
+//!   one simulated disk of real sector images; it answers hbd's polls every 250 ms, which
+//!   carry hbd's partition; its self-fence (evicted, write deadline) powers its machine off.
 //!
 //! # Invariants, checked after every step
 //! 1. No group is physically held by two machines.
@@ -170,7 +172,7 @@ pub struct Params {
     pub preferred: Vec<usize>,
     /// Heartbeat media.
     pub links: u16,
-    /// A quorum disk (two nodes only).
+    /// A quorum disk: two nodes with `master_wins` (1 vote), more with nodes − 1 votes.
     pub qdisk: bool,
     /// `auto_failback`.
     pub auto_failback: AutoFailback,
@@ -212,7 +214,13 @@ impl Params {
             groups,
             preferred: (0..groups).map(|_| rng.random_range(0..nodes)).collect(),
             links: rng.random_range(1..=2),
-            qdisk: nodes == 2 && rng.random_bool(0.7),
+            // Two nodes: master_wins; more: nodes − 1 votes, granted by the master within
+            // its partition (drawn apart so older seeds keep their shapes).
+            qdisk: if nodes == 2 {
+                rng.random_bool(0.7)
+            } else {
+                ChaCha8Rng::seed_from_u64(seed ^ 0x0d15_c0de).random_bool(0.5)
+            },
             auto_failback: match rng.random_range(0..3) {
                 0 => AutoFailback::On,
                 1 => AutoFailback::Off,

@@ -7,7 +7,7 @@
 
 use qdisk::cycle::{Action as QAction, CoreConfig, Event as QEvent, QdiskCore};
 use qdisk::disk::SlotRead;
-use qdisk::format::{decode_status, encode_status, StatusBlock};
+use qdisk::format::{decode_status, encode_status, NodeMask, StatusBlock};
 use qdisk::geometry::Layout;
 use qdisk::time::BootTime as QTime;
 use qdisk::timing::Timing;
@@ -71,7 +71,9 @@ impl World {
             node: QNodeId(i as u32 + 1),
             layout: LAYOUT,
             timing: qdisk_timing(),
-            master_wins: true,
+            // Red Hat's rule: automatic for two nodes; more get nodes − 1 votes, granted
+            // by the master within its network partition.
+            master_wins: self.params.nodes == 2,
             min_score: None,
             fence_on_score_loss: true,
             io_timeout: false,
@@ -264,13 +266,36 @@ impl World {
             self.after(ms(250), Ev::QdiskPoll(i, boot));
             return;
         }
+        // hbd tells qdiskd its network partition with every poll (node j is qdisk id j+1).
+        let partition: Option<NodeMask> = self.machines[i].hbd.as_ref().map(|h| {
+            h.core
+                .membership()
+                .partition()
+                .iter()
+                .filter_map(|n| self.index_of(n.as_str()))
+                .map(|j| QNodeId(j as u32 + 1))
+                .collect()
+        });
+        let now = QTime(self.now.0);
+        if let (Some(q), Some(partition)) = (self.machines[i].qdiskd.as_mut(), partition) {
+            if q.paused_since.is_none() {
+                q.core.handle_network_view(now, partition);
+            }
+        }
+        let votes = self.params.nodes as u32 - 1;
         let report = match &self.machines[i].qdiskd {
             None => Some(QdiskReport::Unreachable),
             Some(q) if q.paused_since.is_some() => None,
-            Some(_) => Some(QdiskReport::Votes(QdiskVotes {
-                votes: 1,
-                held: self.qdisk_votes_held(i),
-            })),
+            Some(q) => Some(QdiskReport::Votes(
+                QdiskVotes {
+                    votes,
+                    held: self.qdisk_votes_held(i),
+                },
+                q.core
+                    .status()
+                    .master
+                    .map(|m| self.names[m.0 as usize - 1].clone()),
+            )),
         };
         if let Some(report) = report {
             let asked_at = self.now;

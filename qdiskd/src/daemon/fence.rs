@@ -82,10 +82,26 @@ fn say_without_blocking(line: &str) {
 /// Fences this node. Does not return when it works. Nothing before the action can block:
 /// the one log line goes to standard error with a single non-blocking write.
 pub fn fire(armed: &Armed, reason: &str) -> ! {
-    say_without_blocking(&format!("qdiskd: SELF-FENCE: {reason}; action: {armed}\n"));
+    fire_action(armed, reason, false)
+}
+
+/// Like [`fire`]; with `power_off` (a poison pill that asked for `off`) a machine is
+/// powered off instead of restarted. `kill-cgroup` is the same either way.
+pub fn fire_action(armed: &Armed, reason: &str, power_off: bool) -> ! {
+    let what = if power_off && matches!(armed, Armed::Reboot) {
+        "power off (this machine stops at once, without sync)".to_string()
+    } else {
+        armed.to_string()
+    };
+    say_without_blocking(&format!("qdiskd: SELF-FENCE: {reason}; action: {what}\n"));
     match armed {
         Armed::Reboot => {
-            let e = rustix::system::reboot(rustix::system::RebootCommand::Restart);
+            let command = if power_off {
+                rustix::system::RebootCommand::PowerOff
+            } else {
+                rustix::system::RebootCommand::Restart
+            };
+            let e = rustix::system::reboot(command);
             say_without_blocking(&format!("qdiskd: reboot(2) failed: {e:?}\n"));
         }
         Armed::KillCgroup(path) => {

@@ -36,6 +36,8 @@ use server::Shared;
 pub enum Msg {
     /// The I/O thread finished something.
     Io(IoDone),
+    /// The membership layer's network partition (node names), given with a status poll.
+    Partition(Vec<String>),
     /// A heuristic run ended.
     Heuristic {
         /// Which.
@@ -66,11 +68,12 @@ fn refuse(message: impl Into<String>) -> StartError {
     StartError::Refused(message.into())
 }
 
+/// This run's incarnation: the boot's tag and the boot-time clock at start, so that a new
+/// boot shows on disk ([`Incarnation::from_boot`]; the poison-pill agent relies on it).
 fn incarnation() -> Incarnation {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    Incarnation(now.as_secs() << 32 | u64::from(now.subsec_micros()))
+    let boot_id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap_or_default();
+    let started_ms = BootTime::now().0.as_millis() as u32;
+    Incarnation::from_boot(Incarnation::tag_of_boot_id(&boot_id), started_ms)
 }
 
 fn view_name(view: PeerView) -> &'static str {
@@ -111,6 +114,18 @@ fn event_reply(now: BootTime, event: &Event) -> EventReply {
                 "not holding the quorum-disk votes"
             }
             .to_string(),
+        ),
+        Event::NetworkView { fresh } => (
+            "network_view",
+            None,
+            if *fresh {
+                "the membership layer (hbd) reports this node's partition again: taking part in the election".to_string()
+            } else {
+                format!(
+                    "the membership layer (hbd) has not reported this node's partition for {:?}: withdrawing from the quorum disk's election (state None, no votes)",
+                    crate::cycle::NETWORK_VIEW_TTL
+                )
+            },
         ),
         Event::ScoreChanged { score, sufficient } => (
             "score_changed",
@@ -202,10 +217,13 @@ pub fn run(config: &QdiskdConfig, stop: Arc<AtomicBool>) -> Result<Outcome, Star
     }
 
     let shared = Arc::new(Shared::default());
+    let (msg_tx, msg_rx) = channel::<Msg>();
+    if let Ok(mut partitions) = shared.partitions.lock() {
+        *partitions = Some(msg_tx.clone());
+    }
     server::serve(&config.socket, Arc::clone(&shared))
         .map_err(|e| refuse(format!("API socket {}: {e}", config.socket.display())))?;
 
-    let (msg_tx, msg_rx) = channel::<Msg>();
     let (io_tx, io_rx) = channel::<IoCommand>();
     let io_done = msg_tx.clone();
     std::thread::Builder::new()
@@ -306,7 +324,7 @@ pub fn run(config: &QdiskdConfig, stop: Arc<AtomicBool>) -> Result<Outcome, Star
                         detail: reason.to_string(),
                     };
                     shared.publish(&serde_json::to_string(&reply).unwrap_or_default());
-                    fence::fire(&armed, &reason.to_string());
+                    fence::fire_action(&armed, &reason.to_string(), reason.powers_off());
                 }
                 Action::PetWatchdog => {
                     if let Some(dog) = &watchdog {
@@ -351,7 +369,7 @@ pub fn run(config: &QdiskdConfig, stop: Arc<AtomicBool>) -> Result<Outcome, Star
             .map_or(Duration::from_millis(200), |d| d.since(BootTime::now()))
             .min(Duration::from_millis(200));
         match msg_rx.recv_timeout(wait) {
-            Ok(msg) => handle(&mut core, &mut heuristics, &mut running, msg),
+            Ok(msg) => handle(&mut core, &mut heuristics, &mut running, config, msg),
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => {
                 return Err(refuse("internal channel closed"));
@@ -359,7 +377,7 @@ pub fn run(config: &QdiskdConfig, stop: Arc<AtomicBool>) -> Result<Outcome, Star
         }
         // Drain whatever else arrived without waiting.
         while let Ok(msg) = msg_rx.try_recv() {
-            handle(&mut core, &mut heuristics, &mut running, msg);
+            handle(&mut core, &mut heuristics, &mut running, config, msg);
         }
     }
 }
@@ -373,10 +391,19 @@ fn handle(
     core: &mut QdiskCore,
     heuristics: &mut Heuristics,
     running: &mut [Option<u32>],
+    config: &QdiskdConfig,
     msg: Msg,
 ) {
     let now = BootTime::now();
     match msg {
+        Msg::Partition(names) => {
+            let partition = names
+                .iter()
+                .filter_map(|name| config.nodes.iter().find(|(_, n)| n == name))
+                .map(|(id, _)| *id)
+                .collect();
+            core.handle_network_view(now, partition);
+        }
         Msg::Io(IoDone::Read { started, result }) => match result {
             Ok(slots) => core.handle_read(now, started, &slots),
             Err(e) => {
@@ -409,6 +436,13 @@ fn publish_status(core: &QdiskCore, base: &StatusReply, shared: &Shared, config:
     let reply = StatusReply {
         state: status.state.name().into(),
         master: status.master.map(|m| m.0),
+        master_name: status.master.and_then(|m| {
+            config
+                .nodes
+                .iter()
+                .find(|(id, _)| *id == m)
+                .map(|(_, name)| name.clone())
+        }),
         votes_held: status.votes_held,
         score: status.score.score,
         score_max: status.score.max,

@@ -16,6 +16,8 @@ pub struct Shared {
     pub status: Mutex<StatusReply>,
     /// Event subscribers: one channel of JSON lines each.
     pub subscribers: Mutex<Vec<Sender<String>>>,
+    /// Where network partitions given with status requests go (the main loop).
+    pub partitions: Mutex<Option<Sender<super::Msg>>>,
 }
 
 impl Shared {
@@ -67,7 +69,15 @@ fn handle(stream: UnixStream, shared: &Shared) {
             Ok(Request {
                 version: API_VERSION,
                 request: RequestKind::Status,
+                partition,
             }) => {
+                if let Some(names) = partition {
+                    if let Ok(tx) = shared.partitions.lock() {
+                        if let Some(tx) = tx.as_ref() {
+                            let _ = tx.send(super::Msg::Partition(names));
+                        }
+                    }
+                }
                 let status = shared.status.lock().map(|s| s.clone()).unwrap_or_default();
                 let text = serde_json::to_string(&status).unwrap_or_default();
                 if !reply(&mut writer, &text) {
@@ -77,6 +87,7 @@ fn handle(stream: UnixStream, shared: &Shared) {
             Ok(Request {
                 version: API_VERSION,
                 request: RequestKind::Subscribe,
+                ..
             }) => {
                 let (tx, rx) = channel();
                 if let Ok(mut subs) = shared.subscribers.lock() {

@@ -38,16 +38,23 @@
 //! # Version log
 //! - Red Hat V2 (`0x389FABC4`, 2008): sector size recorded in the header.
 //! - Extended v1 (this crate): first extended layout.
+//! - Poison pills (this crate, both layouts, no version change): status `flags` bit 0
+//!   marks a pill written into a node's slot by a fence agent, bit 1 the owner's
+//!   acknowledgement; message kind 5 carries the action and the sender's nonce
+//!   ([`pill`]). Readers that do not know them see an eviction notice (a pill) and a node
+//!   that left (an acknowledgement), which is what they are.
 
 pub mod error;
 pub mod frame;
 pub mod header;
 pub mod mask;
+pub mod pill;
 pub mod status;
 
 pub use error::{BlockId, EncodeError, FormatError};
 pub use header::{decode_header, encode_header, QuorumHeader};
 pub use mask::NodeMask;
+pub use pill::{Pill, PillAction, FLAG_PILL, FLAG_PILL_ACK};
 pub use status::{decode_status, encode_status, Message, MessageKind, NodeState, StatusBlock};
 
 /// Big-endian field readers over a payload whose length the caller has already checked.

@@ -11,7 +11,7 @@
 //! | 20 | 4 | padding |
 //! | 24 | 1 | state |
 //! | 25 | 1 | padding |
-//! | 26 | 2 | flags (always 0 in Red Hat's qdiskd) |
+//! | 26 | 2 | flags (always 0 in Red Hat's qdiskd; ours marks poison pills, [`super::pill`]) |
 //! | 28 | 2+2 | score, maximum score (always 0 in Red Hat's qdiskd) |
 //! | 32 | 4+4 | average write duration, s + µs |
 //! | 40 | 4+4 | last write duration, s + µs |
@@ -29,7 +29,7 @@
 //! | 8 | 8 | write time, milliseconds since the epoch |
 //! | 16 | 4 | slot owner's node id |
 //! | 20 | 4 | padding |
-//! | 24 | 1+1+2 | state, padding, flags |
+//! | 24 | 1+1+2 | state, padding, flags ([`super::pill`]) |
 //! | 28 | 2+2 | score, maximum score |
 //! | 32 | 4+4 | average and last write duration, µs (saturating) |
 //! | 40 | 8 | incarnation |
@@ -133,6 +133,9 @@ pub enum MessageKind {
     Nack,
     /// 4: defined, unused.
     Mask,
+    /// 5 (ours): a poison pill or its acknowledgement; sequence = action, argument = nonce
+    /// ([`super::pill`]).
+    Poison,
     /// A value no qdiskd writes.
     Unknown(u16),
 }
@@ -146,6 +149,7 @@ impl MessageKind {
             MessageKind::Ack => 2,
             MessageKind::Nack => 3,
             MessageKind::Mask => 4,
+            MessageKind::Poison => 5,
             MessageKind::Unknown(code) => code,
         }
     }
@@ -158,6 +162,7 @@ impl MessageKind {
             2 => MessageKind::Ack,
             3 => MessageKind::Nack,
             4 => MessageKind::Mask,
+            5 => MessageKind::Poison,
             other => MessageKind::Unknown(other),
         }
     }
@@ -187,7 +192,8 @@ pub struct StatusBlock {
     pub timestamp_ms: u64,
     /// The state.
     pub state: NodeState,
-    /// Flags (unused by Red Hat's qdiskd).
+    /// Flags (unused by Red Hat's qdiskd; ours marks poison pills and their
+    /// acknowledgements, see [`super::pill`]).
     pub flags: u16,
     /// Heuristic score.
     pub score: u16,

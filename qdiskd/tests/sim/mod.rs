@@ -15,6 +15,11 @@
 //! here as the kernel's: armed at start, reset when not petted for its timeout, disarmed
 //! only by a clean stop) makes it vanish.
 //!
+//! A fence agent can poison a node ([`Sim::poison`]): the real sender core
+//! ([`qdisk::poison::PillSender`]) writes its pill and reads the slot through the same disk
+//! (its own I/O is instantaneous). Every start of a node is a new boot (its incarnation
+//! carries a new boot tag), as after a power loss or a self-fence.
+//!
 //! After every step the [`Checker`] asserts the safety properties; a failure names the
 //! seed, which `SIM_SEED` replays.
 
@@ -25,6 +30,7 @@ use qdisk::cycle::{Action, CoreConfig, Event, QdiskCore, Score};
 use qdisk::disk::SlotRead;
 use qdisk::format::{decode_status, encode_status, NodeState, StatusBlock};
 use qdisk::geometry::Layout;
+use qdisk::poison::{Fenced, NotFenced, PillSender, SenderAction, SenderConfig};
 use qdisk::time::BootTime;
 use qdisk::timing::Timing;
 use qdisk::{Incarnation, NodeId};
@@ -97,6 +103,22 @@ pub struct SimNode {
     pub fenced: Vec<(Time, String)>,
     /// Last time it was paused or its I/O was disturbed (for the "fences promptly" check).
     last_disturbed: Time,
+    /// Its core has read a poison pill in its own slot (from then on: no normal write).
+    read_pill: bool,
+}
+
+/// A fence agent poisoning one node.
+pub struct SimAgent {
+    /// The node it fences.
+    pub victim: u32,
+    /// When it starts.
+    pub start: Time,
+    config: SenderConfig,
+    sender: Option<PillSender>,
+    /// The victim's incarnations that ran before the first pill landed.
+    doomed: Vec<Incarnation>,
+    /// When it finished, and how.
+    pub result: Option<(Time, Result<Fenced, NotFenced>)>,
 }
 
 /// The simulated cluster.
@@ -119,6 +141,8 @@ pub struct Sim {
     late_completions: f64,
     /// Every event the cores emitted: (time, node, event).
     pub events: Vec<(Time, NodeId, Event)>,
+    /// The fence agent, if one was scheduled.
+    pub agent: Option<SimAgent>,
     /// The safety checker.
     pub checker: Checker,
 }
@@ -186,6 +210,7 @@ impl Sim {
                 incarnations: 0,
                 fenced: Vec::new(),
                 last_disturbed: Duration::ZERO,
+                read_pill: false,
             })
             .collect();
         let interval = timing.interval;
@@ -202,6 +227,7 @@ impl Sim {
             watchdog: None,
             late_completions: 0.0,
             events: Vec::new(),
+            agent: None,
             checker: Checker {
                 last_own_write: vec![None; n as usize + 1],
                 current_read_start: vec![Duration::ZERO; n as usize + 1],
@@ -236,7 +262,8 @@ impl Sim {
         let now = self.boot_now(i);
         let node = &mut self.nodes[i];
         node.incarnations += 1;
-        let incarnation = Incarnation(u64::from(id) << 32 | node.incarnations);
+        // Every start is a new boot (power loss, watchdog reset, self-fence): a new tag.
+        let incarnation = Incarnation::from_boot(id << 16 | node.incarnations as u32, id);
         let cfg = CoreConfig {
             node: NodeId(id),
             ..self.cfg.clone()
@@ -246,8 +273,91 @@ impl Sim {
         node.in_flight = None;
         node.undelivered.clear();
         node.paused_until = None;
+        node.read_pill = false;
         node.watchdog_fires_at = self.watchdog.map(|w| self.now + w);
         self.drain(i);
+    }
+
+    /// A fence agent starts poisoning node `victim` at `at` with `config` (its victim and
+    /// writer are set here).
+    pub fn poison(&mut self, at: Time, victim: u32, mut config: SenderConfig) {
+        config.victim = NodeId(victim);
+        config.writer = qdisk::poison::pill_writer(NodeId(victim), None, self.layout.max_nodes());
+        self.agent = Some(SimAgent {
+            victim,
+            start: at,
+            config,
+            sender: None,
+            doomed: Vec::new(),
+            result: None,
+        });
+    }
+
+    /// Starts the agent when due, and reads when its timer says so.
+    fn step_agent(&mut self) {
+        let now = self.now;
+        let Some(agent) = self.agent.as_mut() else {
+            return;
+        };
+        if agent.result.is_some() {
+            return;
+        }
+        match agent.sender.as_mut() {
+            None if agent.start <= now => {
+                agent.sender = Some(PillSender::new(agent.config.clone()));
+            }
+            Some(sender) => {
+                if sender.poll_timeout().is_some_and(|t| t.0 <= now) {
+                    sender.handle_timeout(BootTime(now));
+                }
+            }
+            None => return,
+        }
+        self.drain_agent();
+    }
+
+    fn drain_agent(&mut self) {
+        loop {
+            let now = self.now;
+            let Some(agent) = self.agent.as_mut() else {
+                return;
+            };
+            let Some(action) = agent.sender.as_mut().and_then(PillSender::poll_action) else {
+                return;
+            };
+            let slot = agent.victim as usize;
+            match action {
+                SenderAction::ReadSlot => {
+                    let block = decode_status(&self.disk[slot], self.layout, NodeId(agent.victim))
+                        .map_err(|e| e.to_string());
+                    if let Some(sender) = agent.sender.as_mut() {
+                        sender.handle_read(BootTime(now), BootTime(now), block);
+                    }
+                }
+                SenderAction::WritePill(block) => {
+                    if agent.doomed.is_empty() {
+                        let node = &self.nodes[slot - 1];
+                        agent.doomed = (1..=node.incarnations)
+                            .map(|n| {
+                                Incarnation::from_boot(agent.victim << 16 | n as u32, agent.victim)
+                            })
+                            .collect();
+                    }
+                    let wall = 1_700_000_000 + now.as_secs();
+                    let mut block = block;
+                    block.timestamp_ms = wall * 1000;
+                    encode_status(&block, self.layout, wall, &mut self.disk[slot])
+                        .expect("encodable");
+                    if let Some(sender) = agent.sender.as_mut() {
+                        sender.handle_write_done(BootTime(now), Ok(()));
+                    }
+                }
+                SenderAction::Finish(result) => {
+                    agent.result = Some((now, result));
+                    return;
+                }
+            }
+        }
     }
 
     /// Gives node `id` a score.
@@ -305,6 +415,16 @@ impl Sim {
     fn next_event_time(&self) -> Option<Time> {
         let mut next: Option<Time> = self.faults.first().map(|f| f.0);
         let mut consider = |t: Time| next = Some(next.map_or(t, |n| n.min(t)));
+        if let Some(agent) = self.agent.as_ref().filter(|a| a.result.is_none()) {
+            match &agent.sender {
+                None => consider(agent.start.max(self.now)),
+                Some(sender) => {
+                    if let Some(BootTime(t)) = sender.poll_timeout() {
+                        consider(t.max(self.now));
+                    }
+                }
+            }
+        }
         for (i, node) in self.nodes.iter().enumerate() {
             if let Some(t) = node.watchdog_fires_at {
                 consider(t.max(self.now));
@@ -358,6 +478,7 @@ impl Sim {
             let (_, i, fault) = self.faults.remove(0);
             self.apply_fault(i, fault);
         }
+        self.step_agent();
         for i in 0..self.nodes.len() {
             // The hardware watchdog resets the node: everything in flight is gone.
             if self.nodes[i]
@@ -564,8 +685,10 @@ impl Sim {
         block.timestamp_ms = self.wall_ms(i);
         let slot = block.node.0 as usize;
         let writer = self.nodes[i].id;
-        // Check: an evicted incarnation never writes its own slot again.
-        if block.updated_by == writer.0 && block.node == writer {
+        if block.updated_by == writer.0 && block.node == writer && block.is_pill_ack() {
+            // An acknowledgement: the node's last write, not a sign of life.
+        } else if block.updated_by == writer.0 && block.node == writer {
+            // Check: an evicted incarnation never writes its own slot again.
             for &(victim, incarnation, at) in &self.checker.evicted {
                 if victim == writer && incarnation == block.incarnation {
                     self.checker.violations.push(format!(
@@ -575,6 +698,18 @@ impl Sim {
                 }
             }
             self.checker.last_own_write[slot] = Some(self.now);
+            // Check: once a fence agent has declared the node fenced, none of the
+            // incarnations it fenced writes a normal block again.
+            if let Some(agent) = &self.agent {
+                if let Some((at, Ok(how))) = &agent.result {
+                    if agent.victim == writer.0 && agent.doomed.contains(&block.incarnation) {
+                        self.checker.violations.push(format!(
+                            "t={:?}: node {writer} wrote a normal block after the agent declared it fenced at {at:?} ({how:?})",
+                            self.now
+                        ));
+                    }
+                }
+            }
         } else if block.state == NodeState::Evicted {
             let victim_incarnation = decode_status(&self.disk[slot], self.layout, block.node)
                 .map(|b| b.incarnation)
@@ -600,6 +735,7 @@ impl Sim {
         let now = BootTime(at + self.nodes[i].boot_offset);
         let (snapshot, writes) = f.found.unzip();
         let boot_offset = self.nodes[i].boot_offset;
+        let id = self.nodes[i].id;
         let Some(core) = self.nodes[i].core.as_mut() else {
             return;
         };
@@ -616,11 +752,16 @@ impl Sim {
                 self.checker.current_read_start[i + 1] = started;
                 self.checker.current_read_writes[i + 1] = writes.unwrap_or_default();
                 if f.ok {
-                    core.handle_read(
-                        now,
-                        BootTime(started + boot_offset),
-                        &snapshot.unwrap_or_default(),
-                    );
+                    let snapshot = snapshot.unwrap_or_default();
+                    let pill = snapshot
+                        .iter()
+                        .find(|s| s.node == id)
+                        .and_then(|s| s.block.as_ref().ok())
+                        .is_some_and(|b| b.as_pill().is_some());
+                    core.handle_read(now, BootTime(started + boot_offset), &snapshot);
+                    if pill {
+                        self.nodes[i].read_pill = true;
+                    }
                 } else {
                     core.handle_read_failed(now);
                 }
@@ -650,6 +791,12 @@ impl Sim {
                     .queue
                     .push_back(Op::Read { started: self.now }),
                 Action::Write { block, not_after } => {
+                    if self.nodes[i].read_pill && !block.is_pill_ack() {
+                        self.checker.violations.push(format!(
+                            "t={:?}: node {id} issued a normal write after reading a poison pill: {block:?}",
+                            self.now
+                        ));
+                    }
                     if now > not_after {
                         let core = self.nodes[i].core.as_mut().expect("core");
                         core.handle_write_done(now, block.node, false, now);
@@ -696,6 +843,16 @@ impl Sim {
     fn check_event(&mut self, i: usize, event: &Event) {
         let t = self.cfg.timing;
         if let Event::NodeDown(victim) = event {
+            // A pill may hide the victim's latest write from its peers (it overwrote it
+            // before they read it): they then judge it by the write before. The victim
+            // writes nothing normal after reading the pill; the agent's checks cover it.
+            if self
+                .agent
+                .as_ref()
+                .is_some_and(|a| a.victim == victim.0 && !a.doomed.is_empty())
+            {
+                return;
+            }
             let read_start = self.checker.current_read_start[i + 1];
             // What the victim had written by the time the read completed (a completion seen
             // late must not be blamed for writes that landed after it).
@@ -728,6 +885,31 @@ impl Sim {
     }
 
     fn check(&mut self) {
+        if let Some(agent) = &self.agent {
+            if let Some((at, Ok(how))) = &agent.result {
+                // An acknowledgement lands before the self-fence that follows it: the node
+                // is gone within its acknowledgement deadline (one interval) if it runs, or
+                // its watchdog's timeout if it hangs right then. Anything else is silence
+                // for the whole message wait: it must be gone already.
+                let grace = match how {
+                    Fenced::Acknowledged { .. } => self
+                        .cfg
+                        .timing
+                        .interval
+                        .max(self.watchdog.unwrap_or_default()),
+                    _ => Duration::ZERO,
+                };
+                let node = &self.nodes[agent.victim as usize - 1];
+                if let Some(core) = node.core.as_ref().filter(|_| self.now > *at + grace) {
+                    if agent.doomed.contains(&core.incarnation()) {
+                        self.checker.violations.push(format!(
+                            "t={:?}: node {} still runs the incarnation the agent declared fenced at {at:?} ({how:?})",
+                            self.now, node.id
+                        ));
+                    }
+                }
+            }
+        }
         let masters = self.acting_masters();
         if masters.len() > 1 {
             let since = *self.checker.overlap_since.get_or_insert(self.now);
