@@ -30,7 +30,7 @@ enum Media {
 
 impl HbLab {
     fn start(n: usize, nets: u8, media: &dyn Fn(&Lab) -> Media, timing: &str) -> HbLab {
-        Self::start_with(n, n, nets, media, timing, "")
+        Self::start_with(n, n, nets, media, timing, "", false)
     }
 
     /// `lab_nodes` lab nodes, of which the first `n` run hbd; `extra` goes into ha.cf.
@@ -41,11 +41,13 @@ impl HbLab {
         media: &dyn Fn(&Lab) -> Media,
         timing: &str,
         extra: &str,
+        watchdogs: bool,
     ) -> HbLab {
         lab::root::require_root("hbd lab tests");
         let lab = Lab::builder()
             .nodes(lab_nodes)
             .media(nets)
+            .watchdogs(watchdogs)
             .build()
             .expect("lab");
         let media = media(&lab);
@@ -71,8 +73,17 @@ impl HbLab {
                     format!("baud 115200\nserial {}\n", tty.display())
                 }
             };
-            let hacf =
-                format!("{timing}\nudpport 694\n{medium_lines}{nodes}auto_failback on\n{extra}");
+            let watchdog = if watchdogs {
+                format!(
+                    "watchdog {}\n",
+                    lab.watchdog(i).expect("watchdog").path().display()
+                )
+            } else {
+                String::new()
+            };
+            let hacf = format!(
+                "{timing}\nudpport 694\n{medium_lines}{nodes}auto_failback on\n{watchdog}{extra}"
+            );
             let etc = node.private_dir("/etc/ha.d").expect("private /etc/ha.d");
             std::fs::write(etc.join("ha.cf"), hacf).expect("ha.cf");
             let keys = etc.join("authkeys");
@@ -164,6 +175,54 @@ impl HbLab {
 }
 
 const FAST: &str = "keepalive 200ms\ndeadtime 1500ms\nwarntime 800ms\ninitdead 3";
+
+/// ha.cf's `watchdog` (hbd without qdiskd), as heartbeat: armed with deadtime + 10 ms
+/// rounded up (2 s here), petted with every message sent. A frozen hbd is reset by the
+/// watchdog; a clean stop disarms it.
+#[test]
+fn hbd_without_qdiskd_pets_ha_cfs_watchdog_and_a_frozen_hbd_is_reset() {
+    let hb = HbLab::start_with(2, 2, 1, &|_| Media::Ucast, FAST, "", true);
+    hb.all_active(2);
+    let log =
+        std::fs::read_to_string(hb.lab.node(1).log_dir().join("lab-hbd.log")).unwrap_or_default();
+    assert!(
+        log.contains("hardware watchdog:") && log.contains("timeout 2 s"),
+        "hbd says which watchdog it uses: {log}"
+    );
+    let pids = hb.lab.node(2).pids();
+    assert_eq!(pids.len(), 1, "node2 runs only hbd: {pids:?}");
+    let frozen = std::time::Instant::now();
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(pids[0] as i32).expect("pid"),
+        rustix::process::Signal::STOP,
+    )
+    .expect("SIGSTOP hbd");
+    let expiry = hb
+        .lab
+        .watchdog(2)
+        .expect("watchdog")
+        .wait_for_expiry_handled(1, Duration::from_secs(20))
+        .unwrap_or_else(|e| panic!("node2 is reset by its watchdog: {e}\n{}", hb.logs()));
+    assert!(
+        expiry.deadline.saturating_duration_since(frozen) <= Duration::from_secs(2),
+        "reset within the timeout of the freeze"
+    );
+    assert_eq!(hb.lab.node(2).power().expect("power"), lab::Power::Off);
+    // A clean stop of node1's hbd disarms its watchdog.
+    let pids = hb.lab.node(1).pids();
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(pids[0] as i32).expect("pid"),
+        rustix::process::Signal::TERM,
+    )
+    .expect("SIGTERM hbd");
+    hb.wait("node1's hbd stops", Duration::from_secs(20), || {
+        hb.lab.node(1).pids().is_empty()
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    let dog = hb.lab.watchdog(1).expect("watchdog");
+    assert!(dog.expiries().is_empty(), "{:?}", dog.state());
+    assert!(!dog.state().armed, "{:?}", dog.state());
+}
 
 #[test]
 fn three_nodes_over_ucast_declare_a_killed_node_dead_on_every_survivor() {
@@ -339,6 +398,7 @@ fn a_ping_node_lives_while_it_answers_and_dies_after_deadping_when_cut_off() {
         &|_| Media::Ucast,
         FAST,
         &format!("ping {gw}\ndeadping 1500ms\n"),
+        false,
     );
     hb.all_active(2);
     let ping_status = |on: usize| {

@@ -78,6 +78,7 @@ pub fn run(opts: Options, cfg: Config) -> Result<(), DaemonError> {
         ))
     })?;
     tracing::info!("self-fence action: {}", armed);
+    let watchdog = arm_watchdog(&opts, &cfg)?;
     let local = cfg.local_node.clone();
     std::fs::create_dir_all(&opts.state_dir)
         .map_err(|e| DaemonError::Setup(format!("{}: {e}", opts.state_dir.display())))?;
@@ -217,6 +218,7 @@ pub fn run(opts: Options, cfg: Config) -> Result<(), DaemonError> {
         shared,
         partition,
         armed,
+        watchdog,
         auth_failures: 0,
         send_failures: 0,
         exit: false,
@@ -224,6 +226,15 @@ pub fn run(opts: Options, cfg: Config) -> Result<(), DaemonError> {
     driver.carry_out();
     driver.publish();
     driver.run(&rx);
+    // A clean stop: the magic close (a crash or a self-fence leaves it running).
+    if let Some(dog) = driver.watchdog.take() {
+        match dog.disarm() {
+            Ok(()) => tracing::info!("hardware watchdog disarmed (clean stop)"),
+            Err(e) => {
+                tracing::error!("cannot disarm the hardware watchdog: {e}; it will reset this node")
+            }
+        }
+    }
     // fenced must hear that this node no longer vouches for quorum.
     if let Some(f) = driver.fenced.take() {
         if !f.close(LINK_DRAIN) {
@@ -238,6 +249,33 @@ pub fn run(opts: Options, cfg: Config) -> Result<(), DaemonError> {
         }
     }
     Ok(())
+}
+
+/// ha.cf's `watchdog DEVICE`, as heartbeat does it: the timeout is deadtime + 10 ms rounded
+/// up to whole seconds, and the device is petted with every message hbd sends (a status
+/// every keepalive), so a node whose hbd hangs is reset by hardware about when its peers
+/// declare it dead. A watchdog has one opener: when qdiskd runs (it arms its own), ha.cf's
+/// is ignored, and hbd says so. A device that cannot be armed refuses the start.
+fn arm_watchdog(
+    opts: &Options,
+    cfg: &Config,
+) -> Result<Option<qdisk::watchdog::Watchdog>, DaemonError> {
+    let Some(path) = &cfg.hacf.watchdog else {
+        return Ok(None);
+    };
+    if opts.qdisk_socket.is_some() {
+        tracing::warn!(
+            "ha.cf: watchdog {} ignored: qdiskd runs on this node and arms the hardware watchdog itself (a watchdog has one opener)",
+            path.display()
+        );
+        return Ok(None);
+    }
+    let millis = cfg.hacf.deadtime.as_millis() + 10;
+    let timeout = Duration::from_secs(u64::try_from(millis.div_ceil(1000)).unwrap_or(u64::MAX));
+    let dog = qdisk::watchdog::Watchdog::arm(path, timeout)
+        .map_err(|e| DaemonError::Setup(format!("ha.cf: watchdog: {e}")))?;
+    tracing::info!("hardware watchdog: {dog}; petted with every message sent");
+    Ok(Some(dog))
 }
 
 /// How long hbd waits at exit for its links to send what is queued (a serial line at
@@ -298,6 +336,8 @@ struct Driver {
     /// votes only within its own partition).
     partition: Arc<std::sync::Mutex<Vec<String>>>,
     armed: options::Armed,
+    /// ha.cf's `watchdog`, when hbd runs without qdiskd: petted with every message sent.
+    watchdog: Option<qdisk::watchdog::Watchdog>,
     auth_failures: u64,
     send_failures: u64,
     exit: bool,
@@ -426,6 +466,11 @@ impl Driver {
 
     /// Builds, signs and sends a message on every link.
     fn send(&mut self, out: &Outgoing) {
+        if let Some(dog) = &self.watchdog {
+            if let Err(e) = dog.pet() {
+                tracing::error!("{e}");
+            }
+        }
         let body = &out.body;
         let seq = out.seq;
         let dest_uuid = out.dest_uuid;
