@@ -302,6 +302,33 @@ impl QdiskdConfig {
         Self::parse(path, &text, node_name)
     }
 
+    /// Reads and validates `path` as its first `[[node]]` would: for tools that need the
+    /// cluster-wide part (the disk, the timing, the watchdog, every node's name and id)
+    /// and not one node's identity.
+    pub fn load_cluster(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: path.to_path_buf(),
+            line: None,
+            message: format!("cannot read it: {e}"),
+        })?;
+        let Ok(raw) = toml::from_str::<RawFile>(&text) else {
+            // Not valid: the full parse says where and why.
+            return Self::parse(path, &text, "");
+        };
+        let first = raw
+            .node
+            .first()
+            .map(|n| n.get_ref().name.clone())
+            .ok_or_else(|| ConfigError {
+                file: path.to_path_buf(),
+                line: None,
+                message:
+                    "no [[node]] is listed: add one [[node]] with name and id per cluster node"
+                        .into(),
+            })?;
+        Self::parse(path, &text, &first)
+    }
+
     /// Validates `text` as if read from `path`.
     pub fn parse(path: &Path, text: &str, node_name: &str) -> Result<Self, ConfigError> {
         let err = |span: Option<std::ops::Range<usize>>, message: String| ConfigError {

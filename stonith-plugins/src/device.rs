@@ -216,6 +216,10 @@ pub enum Outcome {
     Listed(Vec<Port>),
     /// `monitor`: the device answers.
     Healthy,
+    /// A device that carries out actions itself ([`FenceDevice::performs_actions`])
+    /// confirmed the fence in its own terms (the poison pill: acknowledged, or silent for
+    /// the whole message wait); the text says how.
+    Confirmed(String),
 }
 
 /// A fence device: the primitives one plugin implements.
@@ -266,6 +270,26 @@ pub trait FenceDevice: Send {
         self.status(plug).map(|_| ())
     }
 
+    /// Whether the device decides itself what an action means, instead of the power
+    /// primitives and [`crate::confirm::perform`]: a fence that is not a power state (the
+    /// poison pill through a quorum disk is a message and its acknowledgement). Then the
+    /// agent calls [`FenceDevice::perform_action`] (after `delay` for `off` and `reboot`).
+    fn performs_actions(&self) -> bool {
+        false
+    }
+
+    /// Carries out `action` on `plug` (only when [`FenceDevice::performs_actions`]).
+    fn perform_action(
+        &mut self,
+        action: Action,
+        plug: Option<&str>,
+    ) -> Result<Outcome, FenceError> {
+        let _ = plug;
+        Err(FenceError::Unsupported {
+            action: action.to_string(),
+        })
+    }
+
     /// Ends any session with the device. Errors are ignored: the work is done.
     fn close(&mut self) {}
 }
@@ -294,6 +318,16 @@ impl<D: FenceDevice + ?Sized> FenceDevice for Box<D> {
     }
     fn probe(&mut self, plug: Option<&str>) -> Result<(), FenceError> {
         (**self).probe(plug)
+    }
+    fn performs_actions(&self) -> bool {
+        (**self).performs_actions()
+    }
+    fn perform_action(
+        &mut self,
+        action: Action,
+        plug: Option<&str>,
+    ) -> Result<Outcome, FenceError> {
+        (**self).perform_action(action, plug)
     }
     fn close(&mut self) {
         (**self).close()

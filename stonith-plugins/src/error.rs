@@ -81,6 +81,14 @@ pub enum FenceError {
         /// What was wrong.
         detail: String,
     },
+    /// A device that carries out actions itself failed; the text says why and what to do
+    /// (the poison pill: a victim that did not acknowledge and whose silence proves
+    /// nothing, a quorum disk that cannot be read). The node must not be considered fenced.
+    #[error("{detail}")]
+    Failed {
+        /// What happened, and the fix.
+        detail: String,
+    },
     /// The parameters are wrong; nothing was sent to the device.
     #[error(transparent)]
     Param(#[from] ParamError),

@@ -5,4 +5,5 @@
 pub mod fence;
 pub mod mkqdisk;
 pub mod output;
+pub mod poison;
 pub mod timefmt;

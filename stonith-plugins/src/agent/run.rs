@@ -33,16 +33,21 @@ const SECRET_SCRIPTS: &[(&str, &str)] = &[("snmp_priv_passwd_script", "snmp_priv
 /// The process entry point of the agent of plugin `name`: reads the real argv, stdin and
 /// environment, writes to stdout/stderr and returns the exit code.
 pub fn main(name: &str) -> i32 {
-    // A killed agent must not leave a serial port's lock file behind.
-    crate::serial::lock::install_signal_cleanup();
     let registry = Registry::builtin();
-    let plugin = match registry.get(name) {
-        Ok(p) => p,
+    match registry.get(name) {
+        Ok(plugin) => main_with(plugin),
         Err(e) => {
             eprintln!("ERROR: {e}");
-            return EXIT_FAIL;
+            EXIT_FAIL
         }
-    };
+    }
+}
+
+/// Like [`main`], for a plugin built outside this crate (the poison-pill agent, whose
+/// device lives with the quorum disk's crate).
+pub fn main_with(plugin: &Plugin) -> i32 {
+    // A killed agent must not leave a serial port's lock file behind.
+    crate::serial::lock::install_signal_cleanup();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let stdin = if args.is_empty() {
         let mut text = String::new();
@@ -307,13 +312,21 @@ fn act(
     let plug = params
         .get("plug")
         .filter(|p| !p.is_empty() && !params.flag("port_as_ip"));
-    let result = perform(
-        device.as_mut(),
-        action,
-        plug,
-        &timing,
-        &mut SystemClock::default(),
-    );
+    let result = if device.performs_actions() {
+        if action.is_delayed() && !timing.delay.is_zero() {
+            tracing::info!("Delay {:?} before {action}", timing.delay);
+            std::thread::sleep(timing.delay);
+        }
+        device.perform_action(action, plug)
+    } else {
+        perform(
+            device.as_mut(),
+            action,
+            plug,
+            &timing,
+            &mut SystemClock::default(),
+        )
+    };
     device.close();
     let mut say = |line: String| {
         let _ = writeln!(out, "{}", params.mask(&line));
@@ -350,6 +363,10 @@ fn act(
         }
         Ok(Outcome::Cycled) => {
             say("Success: Rebooted (power cycle accepted by the device; not verified)".into());
+            EXIT_OK
+        }
+        Ok(Outcome::Confirmed(how)) => {
+            say(format!("Success: {how}"));
             EXIT_OK
         }
         Ok(Outcome::DiagSent) => {
