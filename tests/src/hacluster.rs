@@ -909,6 +909,7 @@ impl HaCluster {
             format!("{victim_name} crashed (links down, every process killed)"),
         );
         let want = format!("served by {survivor_name}");
+        let answered;
         loop {
             if start.elapsed() > within {
                 return Err(LabError::Timeout {
@@ -921,9 +922,13 @@ impl HaCluster {
             let asked = start.elapsed();
             if let Some(page) = self.fetch() {
                 if page == want {
+                    // The service is back from the moment the successful request was sent;
+                    // the story runs to its answer (a request may wait out the takeover:
+                    // the fence, the address, the start all happen before it is answered).
                     f.service_back = asked;
+                    answered = start.elapsed();
                     f.story.record(
-                        asked,
+                        answered,
                         "client",
                         format!("http://{}/ answers: {page}", self.vip),
                     );
@@ -933,7 +938,7 @@ impl HaCluster {
             std::thread::sleep(Duration::from_millis(20));
         }
         if self.spec.stack == Stack::Ours {
-            self.add_logs(survivor, crash_wall, f.service_back, &mut f.story);
+            self.add_logs(survivor, crash_wall, answered, &mut f.story);
         }
         Ok(f)
     }
