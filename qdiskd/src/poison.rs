@@ -37,6 +37,33 @@
 //! So the agent waits at least [`min_msgwait`] = max(2·W, W + I, (T−1)·I) (2·W is what SBD
 //! requires), by default [`default_msgwait`] = max(2·W + I, T·I), and then reads the slot
 //! once more: any normal write that overwrote the pill has landed by then and is seen.
+//!
+//! # What it rests on, and what it does not cover
+//!
+//! - The cluster file the agent reads must say what the victim runs: its timing and
+//!   whether it arms a watchdog. The agent cannot check the victim's watchdog itself.
+//! - An acknowledgement lands just before the victim's self-fence (its completion triggers
+//!   it): the victim is gone within its acknowledgement deadline (one interval) if it
+//!   runs, or its watchdog timeout if it hangs right then. The simulation checks that
+//!   bound; SBD has no such window only because it always waits msgwait.
+//! - "Rebooted" needs the boot tag in the incarnation, which qdiskd writes from this version
+//!   on. A victim running an older qdiskd (a time-based incarnation) would make a daemon
+//!   restart look like a reboot: upgrade every node before relying on the agent.
+//! - A victim running Red Hat's qdiskd, or an older qdiskd of ours, reboots on the pill as
+//!   on an eviction notice but never acknowledges: only the message wait can succeed, and
+//!   only if the cluster file truthfully says it has a watchdog.
+//! - The pill may hide the victim's latest writes from a peer (it overwrote them before the
+//!   peer read them), so the peer may declare it dead earlier than usual after its real
+//!   last write (a cycle earlier, or more for a peer that was not reading). The victim
+//!   writes nothing normal once it has read the pill, so this matters only for a write it
+//!   had in flight: that one lands after the pill and is seen by the peers and by the
+//!   agent (which writes the pill again), and a victim that keeps writing is declared
+//!   undead and evicted again by the master. In the simulation's random schedules no
+//!   write of a victim landed after an eviction notice.
+//! - Like SBD's, a message to a node whose qdiskd is not running (stopped cleanly: its slot
+//!   says so) cannot fence it; the agent says so and fails. A node that self-fenced and
+//!   came back without starting qdiskd still shows its old acknowledgement, which the
+//!   agent takes as "already fenced".
 
 use std::time::Duration;
 
@@ -58,10 +85,10 @@ pub fn default_msgwait(timing: &Timing, watchdog: Duration) -> Duration {
     (watchdog * 2 + timing.interval).max(timing.write_deadline() + timing.interval)
 }
 
-/// How often the sender reads the victim's slot while it waits: a fifth of the victim's
-/// interval, between 20 and 200 ms.
+/// How often the sender reads the victim's slot while it waits (one sector each time): a
+/// tenth of the victim's interval, between 20 and 100 ms.
 pub fn poll_period(timing: &Timing) -> Duration {
-    (timing.interval / 5).clamp(Duration::from_millis(20), Duration::from_millis(200))
+    (timing.interval / 10).clamp(Duration::from_millis(20), Duration::from_millis(100))
 }
 
 /// The node id a pill names as its writer: `local` (the fencing node's own id) when it has
@@ -809,7 +836,7 @@ mod tests {
             default_msgwait(&t, Duration::from_secs(1)),
             Duration::from_secs(14)
         );
-        assert_eq!(poll_period(&t), ms(200));
+        assert_eq!(poll_period(&t), ms(100));
         assert_eq!(pill_writer(NodeId(1), Some(NodeId(1)), 16), NodeId(2));
         assert_eq!(pill_writer(NodeId(3), None, 16), NodeId(1));
         assert_eq!(pill_writer(NodeId(3), Some(NodeId(5)), 16), NodeId(5));

@@ -711,9 +711,23 @@ impl Sim {
                 }
             }
         } else if block.state == NodeState::Evicted {
-            let victim_incarnation = decode_status(&self.disk[slot], self.layout, block.node)
-                .map(|b| b.incarnation)
-                .unwrap_or_default();
+            // The incarnation the master declared dead (the one the notice is for); the
+            // slot may already hold the victim's next one, restarted meanwhile. If the
+            // master's process is gone, the slot's current incarnation.
+            let declared = self.nodes[i].core.as_ref().and_then(|core| {
+                core.status()
+                    .peers
+                    .iter()
+                    .find_map(|(id, view)| match view {
+                        qdisk::cycle::PeerView::Down { evil } if *id == block.node => Some(*evil),
+                        _ => None,
+                    })
+            });
+            let victim_incarnation = declared.unwrap_or_else(|| {
+                decode_status(&self.disk[slot], self.layout, block.node)
+                    .map(|b| b.incarnation)
+                    .unwrap_or_default()
+            });
             self.checker
                 .evicted
                 .push((block.node, victim_incarnation, self.now));
@@ -843,9 +857,11 @@ impl Sim {
     fn check_event(&mut self, i: usize, event: &Event) {
         let t = self.cfg.timing;
         if let Event::NodeDown(victim) = event {
-            // A pill may hide the victim's latest write from its peers (it overwrote it
-            // before they read it): they then judge it by the write before. The victim
-            // writes nothing normal after reading the pill; the agent's checks cover it.
+            // A pill may hide the victim's latest writes from a peer (it overwrote them
+            // before the peer read them): the peer judges it by the last one it saw, which
+            // can be any time earlier. The victim writes nothing normal after reading the
+            // pill; the agent's checks, and the check that no write lands after an
+            // eviction notice, cover it.
             if self
                 .agent
                 .as_ref()

@@ -51,9 +51,11 @@ pub struct PoisonLab {
     pub lab: Lab,
     /// Its settings.
     pub settings: QdiskSettings,
-    /// The agent's cluster file (on the host), listing one node more than runs
+    /// The agent's cluster file (on the host), listing one node more than runs qdiskd
     /// (`node<N+1>`, whose slot is never used).
     pub cluster_file: PathBuf,
+    /// How many nodes run qdiskd (the first ones).
+    pub qdisk_nodes: usize,
     dir: tempfile::TempDir,
 }
 
@@ -73,9 +75,15 @@ pub struct AgentRun {
 impl PoisonLab {
     /// `n` nodes running `qdiskd` (the binary at `qdiskd`) with watchdogs, extended layout.
     pub fn start(n: usize, qdiskd: &Path, settings: QdiskSettings) -> PoisonLab {
+        Self::start_with(n, n, qdiskd, settings)
+    }
+
+    /// `total` nodes, each with a watchdog, of which the first `n` run qdiskd (the others
+    /// are left for another program, e.g. SBD, on the same disk).
+    pub fn start_with(n: usize, total: usize, qdiskd: &Path, settings: QdiskSettings) -> PoisonLab {
         lab::root::require_root("the poison-pill lab");
         let lab = Lab::builder()
-            .nodes(n)
+            .nodes(total)
             .shared_disk(16 << 20, 512)
             .watchdogs(true)
             .build()
@@ -116,7 +124,7 @@ impl PoisonLab {
             "[cluster]\nname = \"lab\"\ndeadtime = \"{}\"\n\n",
             settings.deadtime
         );
-        for node in lab.nodes() {
+        for node in lab.nodes().iter().take(n) {
             let i = node.index();
             let config = format!(
                 "{header}{nodes}{}",
@@ -159,6 +167,7 @@ impl PoisonLab {
             lab,
             settings,
             cluster_file,
+            qdisk_nodes: n,
             dir,
         }
     }
@@ -174,14 +183,15 @@ impl PoisonLab {
         self.lab
             .nodes()
             .iter()
+            .take(self.qdisk_nodes)
             .map(|n| format!("--- node{} qdiskd log:\n{}", n.index(), self.log(n.index())))
             .collect()
     }
 
-    /// Waits until every node's qdiskd has said it is running with its watchdog and the
-    /// disk shows each of them running (state Running or Master, own writes).
+    /// Waits until the disk shows every qdiskd node running (state Running or Master, its
+    /// own writes).
     pub fn wait_running(&self) {
-        let n = self.lab.nodes().len();
+        let n = self.qdisk_nodes;
         let within = self.settings.interval * (self.settings.tko * 4 + 40);
         let started = Instant::now();
         loop {
@@ -200,6 +210,36 @@ impl PoisonLab {
             assert!(
                 started.elapsed() < within,
                 "the nodes did not all come up within {within:?}\n{}",
+                self.logs()
+            );
+            std::thread::sleep(POLL);
+        }
+    }
+
+    /// Waits until node `i`'s qdiskd runs (state Running or Master) with an incarnation other
+    /// than `not`; returns the incarnation.
+    pub fn wait_node_running(
+        &self,
+        i: usize,
+        not: Option<qdisk::Incarnation>,
+    ) -> qdisk::Incarnation {
+        let within = self.settings.interval * (self.settings.tko * 4 + 40);
+        let started = Instant::now();
+        loop {
+            if let Some(b) = self.slot(1, i as u32) {
+                if b.updated_by == i as u32
+                    && Some(b.incarnation) != not
+                    && matches!(
+                        b.state,
+                        qdisk::format::NodeState::Running | qdisk::format::NodeState::Master
+                    )
+                {
+                    return b.incarnation;
+                }
+            }
+            assert!(
+                started.elapsed() < within,
+                "node {i} did not come up within {within:?}\n{}",
                 self.logs()
             );
             std::thread::sleep(POLL);
