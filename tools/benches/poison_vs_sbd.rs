@@ -329,6 +329,7 @@ fn main() {
         tko: 8,
         deadtime: "18s".into(),
         watchdog_timeout: Some(WATCHDOG_S as u32),
+        layout: qdisk::geometry::Layout::Extended { max_nodes: 16 },
     };
     let q = PoisonLab::start_with(3, 4, &qdiskd, settings);
     let devices = SbdDevices::attach(&q);

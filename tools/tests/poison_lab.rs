@@ -77,6 +77,33 @@ fn a_live_node_acknowledges_the_pill_and_its_processes_are_gone() {
 }
 
 #[test]
+fn a_live_node_on_a_red_hat_layout_disk_acknowledges_too() {
+    // The pill's marks (flags, message) are fields Red Hat's 80-byte block has too.
+    let qdiskd = common::bins::sibling("qdisk", "qdiskd");
+    let q = PoisonLab::start(3, &qdiskd, QdiskSettings::red_hat());
+    q.wait_running();
+    let run = q.agent(&agent(), "action=reboot\nplug=node2\n", LIMIT);
+    assert_eq!(run.code, 0, "{run:?}\n{}", q.logs());
+    assert!(
+        run.stdout
+            .starts_with("Success: node2 acknowledged the poison pill"),
+        "{run:?}"
+    );
+    lab::wait::wait_until(
+        Duration::from_secs(10),
+        Duration::from_millis(20),
+        "node 2's processes are gone",
+        || q.lab.node(2).pids().is_empty(),
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", q.logs()));
+    assert!(
+        q.log(2).contains("SELF-FENCE: poison pill (reboot"),
+        "{}",
+        q.log(2)
+    );
+}
+
+#[test]
 fn a_frozen_node_is_reset_by_its_watchdog_and_the_agent_returns_after_the_message_wait() {
     let q = start();
     let pid = q.qdiskd_pid(3);

@@ -30,6 +30,8 @@ pub struct QdiskSettings {
     pub deadtime: String,
     /// `watchdog_timeout` (`None`: automatic).
     pub watchdog_timeout: Option<u32>,
+    /// The disk's layout.
+    pub layout: Layout,
 }
 
 impl QdiskSettings {
@@ -41,6 +43,19 @@ impl QdiskSettings {
             tko: 8,
             deadtime: "5s".into(),
             watchdog_timeout: None,
+            layout: Layout::Extended { max_nodes: 16 },
+        }
+    }
+
+    /// Red Hat's layout, which counts whole seconds: interval 1 s, tko 4 (write deadline
+    /// 3 s, automatic watchdog 1 s, default msgwait 4 s), deadtime 12 s.
+    pub fn red_hat() -> QdiskSettings {
+        QdiskSettings {
+            interval: Duration::from_secs(1),
+            tko: 4,
+            deadtime: "12s".into(),
+            watchdog_timeout: None,
+            layout: Layout::Classic,
         }
     }
 }
@@ -98,7 +113,7 @@ impl PoisonLab {
         )
         .expect("open");
         let request = InitRequest {
-            layout: Layout::Extended { max_nodes: 16 },
+            layout: settings.layout,
             label: "lab-qdisk".into(),
             host: "lab".into(),
             now: 1_700_000_000,
