@@ -69,7 +69,7 @@ pub fn arm(action: SelfFenceAction) -> Result<Armed, String> {
 /// Writes `line` to standard error without ever blocking: standard error is switched to
 /// non-blocking mode first, and whatever does not fit into a full pipe is dropped. A
 /// self-fence must not wait for a log reader (a stuck journald, a full pipe).
-fn say_without_blocking(line: &str) {
+pub fn say_without_blocking(line: &str) {
     use std::os::fd::AsFd;
     let stderr = std::io::stderr();
     let fd = stderr.as_fd();
