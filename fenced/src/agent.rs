@@ -150,6 +150,17 @@ mod tests {
     use super::*;
     use crate::topology::DeviceName;
 
+    /// The tests that write an agent script and then run agents hold this for their whole
+    /// body. A script is written through a file descriptor; a fork in another thread while
+    /// it is open (a parallel test spawning its agent) gives the child a copy until it
+    /// execs, and exec of the script then fails with ETXTBSY ("Text file busy"), as seen on
+    /// CI. Serialised, no fork happens while a script is open for writing.
+    static SCRIPTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    fn scripts() -> std::sync::MutexGuard<'static, ()> {
+        SCRIPTS.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn device(agent: &str, timeout: Duration) -> Device {
         Device {
             name: DeviceName("d".into()),
@@ -199,6 +210,7 @@ mod tests {
 
     #[test]
     fn agents_get_their_stdin_and_report_failures_without_secrets() {
+        let _serial = scripts();
         let dir = std::env::temp_dir().join(format!("fenced-agent-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("dir");
         let agent = dir.join("fence_echo");
@@ -220,6 +232,7 @@ mod tests {
 
     #[test]
     fn a_hanging_agent_is_killed_after_its_timeout() {
+        let _serial = scripts();
         let dir = std::env::temp_dir().join(format!("fenced-hang-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("dir");
         let agent = dir.join("fence_hang");

@@ -11,17 +11,29 @@ use hbd::agents::{AgentConfig, Agents, GroupOutcome, Op, Outcome, Timeouts};
 use hbd::config::haresources::parse_resource;
 use hbd::config::Resource;
 
+/// One test at a time writes scripts and runs agents. A script is written through a file
+/// descriptor; a fork in another thread while it is open (a parallel test starting its
+/// agent) gives the child a copy until it execs, and exec of the script then fails with
+/// ETXTBSY ("Text file busy"). Held by [`Dirs`] for the whole test, so no fork happens
+/// while a script is open for writing.
+static SCRIPTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 struct Dirs {
     tmp: tempfile::TempDir,
+    _serial: std::sync::MutexGuard<'static, ()>,
 }
 
 impl Dirs {
     fn new() -> Dirs {
+        let serial = SCRIPTS.lock().unwrap_or_else(|p| p.into_inner());
         let tmp = tempfile::tempdir().expect("tempdir");
         for d in ["resource.d", "init.d", "state"] {
             fs::create_dir(tmp.path().join(d)).expect("mkdir");
         }
-        Dirs { tmp }
+        Dirs {
+            tmp,
+            _serial: serial,
+        }
     }
 
     fn path(&self, rel: &str) -> PathBuf {
