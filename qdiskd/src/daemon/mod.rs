@@ -397,12 +397,7 @@ fn handle(
     let now = BootTime::now();
     match msg {
         Msg::Partition(names) => {
-            let partition = names
-                .iter()
-                .filter_map(|name| config.nodes.iter().find(|(_, n)| n == name))
-                .map(|(id, _)| *id)
-                .collect();
-            core.handle_network_view(now, partition);
+            core.handle_network_view(now, partition_ids(&config.nodes, &names));
         }
         Msg::Io(IoDone::Read { started, result }) => match result {
             Ok(slots) => core.handle_read(now, started, &slots),
@@ -429,6 +424,20 @@ fn handle(
             heuristics.handle_result(index, now, success);
         }
     }
+}
+
+/// The node ids of the names hbd gave as this node's partition. hbd lower-cases node
+/// names, as heartbeat does, so names match whatever their case in the cluster file;
+/// names the file does not list are left out.
+fn partition_ids(
+    nodes: &[(crate::ids::NodeId, String)],
+    names: &[String],
+) -> crate::format::NodeMask {
+    names
+        .iter()
+        .filter_map(|name| nodes.iter().find(|(_, n)| n.eq_ignore_ascii_case(name)))
+        .map(|(id, _)| *id)
+        .collect()
 }
 
 fn publish_status(core: &QdiskCore, base: &StatusReply, shared: &Shared, config: &QdiskdConfig) {
@@ -468,5 +477,23 @@ fn publish_status(core: &QdiskCore, base: &StatusReply, shared: &Shared, config:
             }
             *current = reply;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::NodeId;
+
+    #[test]
+    fn a_partition_from_hbd_maps_names_to_ids_whatever_their_case() {
+        let nodes = vec![
+            (NodeId(1), "Web1".to_string()),
+            (NodeId(2), "web2".to_string()),
+            (NodeId(3), "WEB3".to_string()),
+        ];
+        let names = vec!["web1".to_string(), "web3".to_string(), "db9".to_string()];
+        let ids: Vec<NodeId> = partition_ids(&nodes, &names).iter().collect();
+        assert_eq!(ids, vec![NodeId(1), NodeId(3)]);
     }
 }
