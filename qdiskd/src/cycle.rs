@@ -419,7 +419,6 @@ pub struct QdiskCore {
     last_write_ok: BootTime,
     last_read_ok: BootTime,
     cycle_started: BootTime,
-    write_issued: BootTime,
     /// When the watchdog is petted next; `None` while petting is suspended (unhealthy:
     /// it resumes when a write completes).
     next_pet: Option<BootTime>,
@@ -469,7 +468,6 @@ impl QdiskCore {
             last_write_ok: now,
             last_read_ok: now,
             cycle_started: now,
-            write_issued: now,
             next_pet,
             write_times: VecDeque::with_capacity(WRITE_HISTORY),
             master: None,
@@ -485,7 +483,7 @@ impl QdiskCore {
         core.actions
             .push_back(Action::Event(Event::StateChanged(NodeState::Initializing)));
         let block = core.own_block();
-        core.issue_writes(now, vec![block]);
+        core.issue_writes(vec![block]);
         core
     }
 
@@ -623,7 +621,7 @@ impl QdiskCore {
     }
 
     /// A read pass that failed as a whole (an I/O error).
-    pub fn handle_read_failed(&mut self, now: BootTime) {
+    pub fn handle_read_failed(&mut self, _now: BootTime) {
         if self.phase != Phase::Reading {
             return;
         }
@@ -641,7 +639,7 @@ impl QdiskCore {
         // Keep heartbeating: a node that cannot read is still alive, and the peers must not
         // evict it for a read problem alone (io_timeout decides that, if configured).
         let block = self.own_block();
-        self.issue_writes(now, vec![block]);
+        self.issue_writes(vec![block]);
     }
 
     /// The result of a read pass: every slot, started at `started` (the moment the read
@@ -716,7 +714,7 @@ impl QdiskCore {
                 }
             }
         }
-        self.issue_writes(now, writes);
+        self.issue_writes(writes);
     }
 
     /// A write finished (`ok`) or failed / was not issued (`!ok`). `issued` is when the
@@ -833,7 +831,6 @@ impl QdiskCore {
         self.phase = Phase::Acknowledging { deadline, by, pill };
         self.heartbeat = self.heartbeat.wrapping_add(1);
         let block = StatusBlock::pill_ack(self.cfg.node, self.incarnation, self.heartbeat, pill);
-        self.write_issued = now;
         self.actions.push_back(Action::Write {
             block,
             not_after: deadline,
@@ -1215,11 +1212,10 @@ impl QdiskCore {
         }
     }
 
-    fn issue_writes(&mut self, now: BootTime, mut writes: Vec<StatusBlock>) {
+    fn issue_writes(&mut self, mut writes: Vec<StatusBlock>) {
         if self.stopping {
             self.prepare_leaving(&mut writes);
         }
-        self.write_issued = now;
         let not_after = self.last_write_ok + self.cfg.timing.write_deadline();
         if self.phase != Phase::Starting {
             self.phase = Phase::Writing {

@@ -163,6 +163,12 @@ impl QdiskLab {
         });
     }
 
+    /// Sends `signal` to node `i`'s qdiskd.
+    fn signal_qdiskd(&self, i: usize, signal: rustix::process::Signal) {
+        let pid = rustix::process::Pid::from_raw(self.qdiskd_pid(i) as i32).expect("pid");
+        rustix::process::kill_process(pid, signal).expect("signal qdiskd");
+    }
+
     /// The PID of node `i`'s qdiskd (the only process of the node).
     fn qdiskd_pid(&self, i: usize) -> u32 {
         let pids = self.lab.node(i).pids();
@@ -376,13 +382,8 @@ fn a_frozen_qdiskd_is_reset_by_the_watchdog_within_its_timeout() {
             && log.contains("timeout 1 s"),
         "qdiskd says which watchdog and timeout it uses: {log}"
     );
-    let pid = q.qdiskd_pid(3);
     let frozen = Instant::now();
-    rustix::process::kill_process(
-        rustix::process::Pid::from_raw(pid as i32).expect("pid"),
-        rustix::process::Signal::STOP,
-    )
-    .expect("SIGSTOP qdiskd");
+    q.signal_qdiskd(3, rustix::process::Signal::STOP);
     let after = assert_reset(&q, 3, frozen);
     // The last pet was before the freeze, so the reset comes at most one timeout after it.
     assert!(
@@ -400,13 +401,8 @@ fn a_frozen_qdiskd_is_reset_by_the_watchdog_within_its_timeout() {
 fn a_qdiskd_killed_with_sigkill_is_reset_by_the_watchdog() {
     let q = QdiskLab::start_watched(3, Layout::Extended { max_nodes: 16 }, "250ms", 8, "5s");
     q.wait_settled();
-    let pid = q.qdiskd_pid(2);
     let killed = Instant::now();
-    rustix::process::kill_process(
-        rustix::process::Pid::from_raw(pid as i32).expect("pid"),
-        rustix::process::Signal::KILL,
-    )
-    .expect("SIGKILL qdiskd");
+    q.signal_qdiskd(2, rustix::process::Signal::KILL);
     let after = assert_reset(&q, 2, killed);
     // The kernel pets a watchdog once when it is closed without the magic character (the
     // process's death closes it), so the reset comes one timeout after the kill.
@@ -420,12 +416,7 @@ fn a_qdiskd_killed_with_sigkill_is_reset_by_the_watchdog() {
 fn a_clean_stop_disarms_the_watchdog() {
     let q = QdiskLab::start_watched(3, Layout::Extended { max_nodes: 16 }, "250ms", 8, "5s");
     q.wait_settled();
-    let pid = q.qdiskd_pid(2);
-    rustix::process::kill_process(
-        rustix::process::Pid::from_raw(pid as i32).expect("pid"),
-        rustix::process::Signal::TERM,
-    )
-    .expect("SIGTERM qdiskd");
+    q.signal_qdiskd(2, rustix::process::Signal::TERM);
     let log_path = q.lab.node(2).log_dir().join("lab-qdiskd.log");
     q.wait(
         "node 2's qdiskd disarms its watchdog",
