@@ -23,10 +23,12 @@
 pub mod bmc;
 pub mod brocade;
 pub mod cgroup;
+pub mod chaos;
 pub mod cluster;
 pub mod cmd;
 pub mod demo;
 pub mod devsim;
+pub mod diskwriter;
 pub mod disk;
 pub mod error;
 pub mod faultdisk;
