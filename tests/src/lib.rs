@@ -38,6 +38,7 @@ pub mod nemesis;
 pub mod netns;
 pub mod node;
 pub mod owner;
+pub mod portstate;
 pub mod process;
 pub mod root;
 pub mod serial;

@@ -6,6 +6,7 @@
 //! | heartbeat medium 0 | `hb0` | `n{i}h0` (100 + i) | `10.99.1.i/24` | |
 //! | heartbeat medium 1 | `hb1` | `n{i}h1` (200 + i) | `10.99.2.i/24` | |
 //! | management | `mgmt` | `n{i}m` (300 + i) | `10.99.0.i/24` | BMC of node i `10.99.0.(100+i)`, switch (SNMP) `10.99.0.254` |
+//! | storage (SAN) | `san0` | `n{i}s` (400 + i) | `10.99.3.i/24` | carries no disk traffic: its switch port is the node's way to the shared disk (down = cut off) |
 
 use std::fmt;
 use std::net::Ipv4Addr;
@@ -20,6 +21,9 @@ pub enum Net {
     Heartbeat(u8),
     /// The management network: BMCs and the switch's SNMP agent live here.
     Mgmt,
+    /// The storage network (SAN): the node's shared-disk I/O passes its switch port, so
+    /// disabling the port (fabric fencing) cuts the node off the shared disk.
+    San,
 }
 
 impl Net {
@@ -28,6 +32,7 @@ impl Net {
         match self {
             Net::Heartbeat(m) => format!("hb{m}"),
             Net::Mgmt => "mgmt".to_string(),
+            Net::San => "san0".to_string(),
         }
     }
 
@@ -36,6 +41,7 @@ impl Net {
         match self {
             Net::Heartbeat(m) => format!("n{node}h{m}"),
             Net::Mgmt => format!("n{node}m"),
+            Net::San => format!("n{node}s"),
         }
     }
 
@@ -44,17 +50,20 @@ impl Net {
         let base = match self {
             Net::Heartbeat(m) => 100 * (u32::from(m) + 1),
             Net::Mgmt => 300,
+            Net::San => 400,
         };
         base + node as u32
     }
 
     /// The Fibre Channel name (`fcSLOT/PORT`) of node `node`'s port, as the switch's
-    /// FC-MIB serves it: slot 1 is heartbeat medium 0, slot 2 medium 1, slot 3 management;
+    /// FC-MIB serves it: slot 1 is heartbeat medium 0, slot 2 medium 1, slot 3 management,
+    /// slot 4 storage;
     /// the port number is the node.
     pub fn fc_port_name(self, node: usize) -> String {
         let slot = match self {
             Net::Heartbeat(m) => u32::from(m) + 1,
             Net::Mgmt => 3,
+            Net::San => 4,
         };
         format!("fc{slot}/{node}")
     }
@@ -64,6 +73,7 @@ impl Net {
         match self {
             Net::Heartbeat(m) => format!("br{m}"),
             Net::Mgmt => "brm".to_string(),
+            Net::San => "brs".to_string(),
         }
     }
 
@@ -72,6 +82,7 @@ impl Net {
         match self {
             Net::Heartbeat(m) => m + 1,
             Net::Mgmt => 0,
+            Net::San => 3,
         }
     }
 
@@ -89,6 +100,7 @@ impl fmt::Display for Net {
         match self {
             Net::Heartbeat(m) => write!(f, "heartbeat{m}"),
             Net::Mgmt => f.write_str("mgmt"),
+            Net::San => f.write_str("san"),
         }
     }
 }
@@ -115,5 +127,8 @@ mod tests {
         assert!(Net::Heartbeat(1).port_name(99).len() <= 15);
         assert_eq!(Net::Heartbeat(1).fc_port_name(4), "fc2/4");
         assert_eq!(Net::Mgmt.fc_port_name(1), "fc3/1");
+        assert_eq!(Net::San.port_if_index(5), 405);
+        assert_eq!(Net::San.fc_port_name(5), "fc4/5");
+        assert_eq!(Net::San.port_name(12), "n12s");
     }
 }
