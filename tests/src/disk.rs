@@ -11,7 +11,7 @@ use fuser::{BackgroundSession, MountOption};
 
 use crate::cmd::run;
 use crate::error::{LabError, Result};
-use crate::faultdisk::{DiskFault, FaultControl, FaultFs};
+use crate::faultdisk::{DiskFault, FaultControl, FaultFs, Gate, Landing};
 
 /// FUSE subtype of the fault disk mounts (`fuse.qlabdisk` in `/proc/mounts`).
 pub const FUSE_SUBTYPE: &str = "qlabdisk";
@@ -168,6 +168,42 @@ impl SharedDisk {
     /// How many of node `node`'s requests hang now.
     pub fn stalled_requests(&self, node: usize) -> Result<usize> {
         Ok(self.node_disk(node)?.control.stalled())
+    }
+
+    /// Starts journaling, on every node's disk, the writes that overlap `range` (byte
+    /// offsets on the disk; see [`FaultControl::journal_writes`]); clears the journals.
+    pub fn journal_writes(&self, range: std::ops::Range<u64>) -> Result<()> {
+        if range.end > self.size {
+            return Err(LabError::Invalid(format!(
+                "journal range {range:?} goes beyond the {}-byte disk",
+                self.size
+            )));
+        }
+        for d in &self.disks {
+            d.control.journal_writes(range.clone());
+        }
+        Ok(())
+    }
+
+    /// The writes journaled on node `node`'s disk, in landing order.
+    pub fn journal(&self, node: usize) -> Result<Vec<Landing>> {
+        Ok(self.node_disk(node)?.control.journal())
+    }
+
+    /// Every node's journal, as `(node, landings)`, the input of
+    /// [`crate::diskwriter::check::check`].
+    pub fn journals(&self) -> Vec<(u32, Vec<Landing>)> {
+        self.disks
+            .iter()
+            .map(|d| (d.node as u32, d.control.journal()))
+            .collect()
+    }
+
+    /// Sets node `node`'s gate (see [`FaultControl::set_gate`]): while it returns true the
+    /// node is cut off from the disk.
+    pub fn set_gate(&self, node: usize, gate: Gate) -> Result<()> {
+        self.node_disk(node)?.control.set_gate(gate);
+        Ok(())
     }
 
     /// Releases every stall, detaches the loop devices and unmounts the FUSE file systems.

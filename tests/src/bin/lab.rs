@@ -80,6 +80,56 @@ enum Command {
         #[arg(long, value_name = "SECS")]
         hold: Option<f64>,
     },
+    /// Run the chaos campaign's shared-disk writer until SIGTERM or SIGINT: a record every
+    /// interval to this node's area of a region of the shared disk.
+    ///
+    /// While it runs it writes a 512-byte record (magic QLABWREC, format version, node id
+    /// and name, a random incarnation, a sequence number from 1, the CLOCK_MONOTONIC time
+    /// the write was issued, CRC-32) every --interval with O_DIRECT and O_DSYNC to this
+    /// node's area of the region, as a database on shared storage would.
+    ///
+    /// The region is split into --max-nodes equal areas of whole slots, a slot being one
+    /// logical sector of the device (512 or 4096 bytes; the record is its first 512).
+    /// Node N writes only area N, round it as a ring. At start it reads its area and
+    /// continues in the slot after its newest record (highest issue time), so a restarted
+    /// writer never overwrites its recent records.
+    ///
+    /// An I/O error does not stop it: it reports the first one on stderr, then one line
+    /// every 5 s while they go on, and tries again at each interval. It logs one line at
+    /// start (node, incarnation, the slot it continues at) and one at stop. On SIGTERM or
+    /// SIGINT it exits once the write in flight has returned.
+    ///
+    /// It is the program of the `diskwriter` resource script
+    /// (lab::diskwriter::DISKWRITER_SCRIPT). The lab's checker reads the region and, with
+    /// the landing times the lab's disk layer journaled, proves that no two writers ever
+    /// owned the region at once. Needs no root beyond what opening the device needs.
+    ///
+    /// Exit status: 0 after SIGTERM or SIGINT, 1 if the device cannot be opened, 2 on bad
+    /// options (node id out of range, region beyond the device or not aligned to its
+    /// sectors, ...).
+    DiskWriter {
+        /// The shared disk as this node sees it: a block device (e.g. /dev/loop5) or a
+        /// regular file on a file system with direct I/O.
+        #[arg(long, value_name = "DEV")]
+        device: std::path::PathBuf,
+        /// The writer region: OFFSET:LEN, in bytes or with a binary unit (K, M, G, T),
+        /// both multiples of 512 (of 4096 on a 4096-byte-sector disk), e.g. 16M:16M.
+        #[arg(long, value_name = "OFFSET:LEN")]
+        region: lab::diskwriter::Region,
+        /// This node's id, 1 to --max-nodes (the lab node index): it picks the area.
+        #[arg(long, value_name = "N")]
+        node_id: u32,
+        /// This node's name, written into every record (1 to 32 bytes).
+        #[arg(long, value_name = "NAME")]
+        node_name: String,
+        /// Into how many equal per-node areas the region is split (the same on every
+        /// node).
+        #[arg(long, value_name = "N", default_value_t = 8)]
+        max_nodes: u32,
+        /// Time between two records, e.g. 20ms or 1s.
+        #[arg(long, value_name = "DURATION", default_value = "20ms", value_parser = humantime::parse_duration)]
+        interval: Duration,
+    },
 }
 
 fn main() -> ExitCode {
@@ -92,6 +142,9 @@ fn main() -> ExitCode {
     } = &cli.command
     {
         return serial_sim(device, port, *fast, *hold);
+    }
+    if matches!(cli.command, Command::DiskWriter { .. }) {
+        return disk_writer(&cli.command);
     }
     if !lab::root::is_root() {
         eprintln!("lab: must run as root (namespaces, loop devices, cgroups)");
@@ -123,6 +176,7 @@ fn main() -> ExitCode {
             fast,
             hold,
         } => serial_sim(&device, &port, fast, hold),
+        command @ Command::DiskWriter { .. } => disk_writer(&command),
         Command::Sweep => {
             let removed = sweep();
             for l in &removed {
@@ -369,4 +423,45 @@ fn signal_channel() -> std::sync::mpsc::Receiver<()> {
         Err(e) => eprintln!("lab: cannot handle signals ({e}); Ctrl-C will skip teardown"),
     }
     rx
+}
+
+/// `lab disk-writer`: runs the shared-disk writer until SIGTERM or SIGINT.
+fn disk_writer(command: &Command) -> ExitCode {
+    let Command::DiskWriter {
+        device,
+        region,
+        node_id,
+        node_name,
+        max_nodes,
+        interval,
+    } = command
+    else {
+        return ExitCode::from(2);
+    };
+    let opts = lab::diskwriter::WriterOptions {
+        device: device.clone(),
+        region: *region,
+        node_id: *node_id,
+        node_name: node_name.clone(),
+        max_nodes: *max_nodes,
+        interval: *interval,
+    };
+    let stop = match lab::diskwriter::writer::stop_on_signals() {
+        Ok(stop) => stop,
+        Err(e) => {
+            eprintln!("lab disk-writer: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match lab::diskwriter::run_writer(&opts, &stop) {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(e @ lab::diskwriter::Error::Invalid(_)) => {
+            eprintln!("lab disk-writer: {e}");
+            ExitCode::from(2)
+        }
+        Err(e) => {
+            eprintln!("lab disk-writer: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
