@@ -9,6 +9,8 @@ PACKAGES=(
   e2fsprogs
   iproute2
   iputils-ping
+  # The chaos campaign's observer: which machines answer ARP for the floating IP.
+  iputils-arping
   procps
   psmisc
   kmod

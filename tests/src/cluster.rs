@@ -2,7 +2,8 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::bmc::{Bmc, BmcCredentials};
@@ -13,6 +14,7 @@ use crate::error::{LabError, Result};
 use crate::faultdisk::{DiskFault, FaultControl};
 use crate::node::{Node, DEFAULT_PRIVATE_DIRS};
 use crate::owner::Owner;
+use crate::portstate::PortProbe;
 use crate::serial::SerialPair;
 use crate::snmp::{SnmpAgent, SnmpCredentials};
 use crate::switch::Switch;
@@ -38,6 +40,7 @@ pub struct LabBuilder {
     hostnames: Vec<String>,
     bmc_power_stub: bool,
     watchdogs: bool,
+    san: bool,
 }
 
 impl Default for LabBuilder {
@@ -54,6 +57,7 @@ impl Default for LabBuilder {
             hostnames: Vec::new(),
             bmc_power_stub: false,
             watchdogs: false,
+            san: false,
         }
     }
 }
@@ -120,6 +124,14 @@ impl LabBuilder {
     /// does. See [`Lab::watchdog`].
     pub fn watchdogs(mut self, on: bool) -> Self {
         self.watchdogs = on;
+        self
+    }
+
+    /// A storage network ([`Net::San`], default off): each node's shared-disk I/O passes its
+    /// SAN switch port, so disabling that port (by `ip` or SNMP, i.e. fabric fencing) makes
+    /// every request of the node fail from that moment on, hanging ones included.
+    pub fn san(mut self, on: bool) -> Self {
+        self.san = on;
         self
     }
 
@@ -193,6 +205,7 @@ impl LabBuilder {
             extra_bridges: Mutex::new(Vec::new()),
             up_time: Duration::ZERO,
             torn_down: false,
+            gate_watcher: None,
         };
         let lab_cgroup = Cgroup::create(cgroup2_root()?.join(&id))?;
         let infra = Cgroup::create(lab_cgroup.path().join("infra"))?;
@@ -201,6 +214,14 @@ impl LabBuilder {
 
         let mut nets: Vec<Net> = (0..self.media).map(Net::Heartbeat).collect();
         nets.push(Net::Mgmt);
+        if self.san {
+            if self.disk.is_none() {
+                return Err(LabError::Invalid(
+                    "a storage network needs a shared disk (LabBuilder::shared_disk)".into(),
+                ));
+            }
+            nets.push(Net::San);
+        }
         lab.switch = Some(Switch::create(&format!("{id}-sw"), &nets)?);
         for index in 1..=self.nodes {
             let hostname = self
@@ -237,6 +258,7 @@ impl LabBuilder {
                 "lab",
                 format!("shared disk {size} bytes, {sector}-byte sectors"),
             );
+            lab.gate_disk(self.san)?;
         }
         if self.watchdogs {
             for index in 1..=lab.nodes.len() {
@@ -307,6 +329,9 @@ pub struct Lab {
     pub(crate) extra_bridges: Mutex<Vec<String>>,
     up_time: Duration,
     torn_down: bool,
+    /// Stop flag and thread of the loop that fails hanging disk requests of nodes cut off
+    /// the disk ([`Lab::gate_disk`]).
+    gate_watcher: Option<(Arc<AtomicBool>, std::thread::JoinHandle<()>)>,
 }
 
 impl Lab {
@@ -465,6 +490,10 @@ impl Lab {
                 first.get_or_insert(e);
             }
         };
+        if let Some((stop, thread)) = self.gate_watcher.take() {
+            stop.store(true, Ordering::Relaxed);
+            let _ = thread.join();
+        }
         // No watchdog may power a node off while the lab is being removed.
         for watchdog in &mut self.watchdogs {
             watchdog.stop();
@@ -533,6 +562,52 @@ impl Drop for Lab {
             }
         }
         let _ = self.teardown();
+    }
+}
+
+impl Lab {
+    /// Cuts each node off the shared disk while it is powered off or crashed (its
+    /// `disk-power` file says `0`, see [`Node::disk_power_file`]) and, with a storage
+    /// network, while its SAN switch port is down: checked at the moment each request would
+    /// be served, so nothing lands after the cut, and by a watcher every few milliseconds
+    /// for requests already hanging in a stall (they fail, as a powered-off machine's
+    /// queued writes do, and its killed processes can leave state D).
+    fn gate_disk(&mut self, san: bool) -> Result<()> {
+        let probe = match (san, &self.switch) {
+            (true, Some(switch)) => Some(Arc::new(PortProbe::open(switch.netns().name())?)),
+            _ => None,
+        };
+        let disk = self.disk()?;
+        let mut controls = Vec::new();
+        for node in &self.nodes {
+            let control = disk.fault_control(node.index())?;
+            let power = node.disk_power_file();
+            let port = Net::San.port_name(node.index());
+            let probe = probe.clone();
+            control.set_gate(Arc::new(move || {
+                let off = std::fs::read(&power).is_ok_and(|b| b.first() == Some(&b'0'));
+                // A port that cannot be asked about (gone at teardown) counts as down.
+                off || probe
+                    .as_ref()
+                    .is_some_and(|p| !p.is_up(&port).unwrap_or(false))
+            }));
+            controls.push(control);
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("disk-gate".into())
+            .spawn(move || {
+                while !stopped.load(Ordering::Relaxed) {
+                    for control in &controls {
+                        control.recheck_gate();
+                    }
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            })
+            .map_err(|e| LabError::Invalid(format!("cannot start the disk gate thread: {e}")))?;
+        self.gate_watcher = Some((stop, thread));
+        Ok(())
     }
 }
 

@@ -51,6 +51,9 @@ pub enum LabError {
     /// (a node index out of range, a second medium on a one-medium lab, ...).
     #[error("invalid lab request: {0}")]
     Invalid(String),
+    /// The process holding a playground cluster did not do what was asked; its own words.
+    #[error("{0}")]
+    Refused(String),
 }
 
 impl LabError {

@@ -76,6 +76,19 @@ pub const WEB2: usize = 2;
 /// [`HaCluster::client`].
 pub const CLIENT: usize = 3;
 
+/// Size of the shared disk: the quorum disk at its start, the writer's region above.
+pub const SHARED_DISK_SIZE: u64 = 32 << 20;
+
+/// The shared-disk writer's region (16 MiB from 16 MiB: far above the quorum disk's
+/// blocks), split into [`WRITER_MAX_NODES`] per-node rings of records.
+pub const WRITER_REGION: crate::diskwriter::Region = crate::diskwriter::Region {
+    offset: 16 << 20,
+    len: 16 << 20,
+};
+
+/// How many per-node parts the writer's region has (the most web nodes a cluster has).
+pub const WRITER_MAX_NODES: usize = 8;
+
 /// Where the workspace's binaries are (`target/debug` or `target/release`).
 #[derive(Debug, Clone)]
 pub struct Binaries {
@@ -95,6 +108,7 @@ impl Binaries {
             "qdiskd",
             "mkqdisk",
             "fence_qd_ipmilan",
+            "fence_qd_ifmib",
         ] {
             let path = b.path(name);
             if !path.exists() {
@@ -127,9 +141,24 @@ pub enum Stack {
 pub enum Fencing {
     /// Through the node's BMC with `fence_qd_ipmilan` (power off, confirmed).
     Ipmi,
+    /// Through the switch (`fence_qd_ifmib` over SNMP): the node's SAN port and its
+    /// heartbeat port are disabled, so it can neither write to the shared disk nor serve;
+    /// fenced enables them again when the node starts after a reboot (unfencing).
+    Fabric,
     /// A fence agent that reports success at once without doing anything: only for the
     /// benchmark's like-for-like comparison with heartbeat, which does not fence.
     NoOp,
+}
+
+impl Fencing {
+    /// `ipmi`, `fabric` or `noop`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Fencing::Ipmi => "ipmi",
+            Fencing::Fabric => "fabric",
+            Fencing::NoOp => "noop",
+        }
+    }
 }
 
 /// heartbeat timings, as `ha.cf` writes them.
@@ -203,8 +232,12 @@ pub struct Spec {
     pub ping_node: bool,
     /// `auto_failback on|off|legacy`.
     pub auto_failback: &'static str,
-    /// The group's preferred node in haresources (`web1` or `web2`).
-    pub preferred: &'static str,
+    /// The group's preferred node in haresources (`web1` … `webN`).
+    pub preferred: String,
+    /// The shared-disk writer ([`crate::diskwriter`]) as the group's last resource: while
+    /// it runs it writes records to its own region of the shared disk, so a checker can
+    /// prove afterwards that two nodes never wrote at once.
+    pub writer: bool,
     /// Resource monitoring by hbd (our stack): check interval and restarts in place
     /// before the group moves (`--monitor-interval`, `--max-restarts`); `None` is
     /// heartbeat v1's behaviour, no monitoring.
@@ -225,8 +258,9 @@ impl Spec {
             fencing: Fencing::Ipmi,
             ping_node: false,
             auto_failback: "on",
-            preferred: "web1",
+            preferred: "web1".into(),
             monitor: None,
+            writer: false,
         }
     }
 }
@@ -290,10 +324,21 @@ impl HaCluster {
     pub fn start(spec: Spec, bins: Binaries) -> Result<HaCluster> {
         crate::root::require_root("the HA cluster lab");
         let ours = spec.stack == Stack::Ours;
-        if spec.nodes < 2 || (spec.nodes > 2 && !ours) {
+        if !(2..=WRITER_MAX_NODES).contains(&spec.nodes) {
             return Err(LabError::Invalid(format!(
-                "{} web nodes: the tutorial's cluster has 2; our stack runs 2 or more",
+                "{} web nodes: the cluster has 2 to {WRITER_MAX_NODES}",
                 spec.nodes
+            )));
+        }
+        let preferred_ok = spec
+            .preferred
+            .strip_prefix("web")
+            .and_then(|n| n.parse::<usize>().ok())
+            .is_some_and(|n| (1..=spec.nodes).contains(&n));
+        if !preferred_ok {
+            return Err(LabError::Invalid(format!(
+                "preferred node {:?}: use one of web1 to web{}",
+                spec.preferred, spec.nodes
             )));
         }
         let mut hostnames: Vec<String> = (1..=spec.nodes).map(|i| format!("web{i}")).collect();
@@ -304,9 +349,12 @@ impl HaCluster {
             .hostnames(&hostnames);
         if ours {
             builder = builder.bmcs(true);
-            if spec.qdisk {
-                builder = builder.shared_disk(16 << 20, 512);
-            }
+        }
+        if spec.fencing == Fencing::Fabric && ours {
+            builder = builder.snmp(true).san(true);
+        }
+        if (ours && spec.qdisk) || spec.writer {
+            builder = builder.shared_disk(SHARED_DISK_SIZE, 512);
         }
         let lab = builder.build()?;
         let vip = Net::Heartbeat(0).node_addr(100);
@@ -318,6 +366,9 @@ impl HaCluster {
         };
         if ours && cluster.spec.qdisk {
             cluster.make_qdisk()?;
+        }
+        if cluster.spec.writer {
+            cluster.lab.disk()?.journal_writes(WRITER_REGION.range())?;
         }
         for i in cluster.web_nodes() {
             cluster.configure(i)?;
@@ -422,8 +473,10 @@ impl HaCluster {
         self.write(
             &etc.join("haresources"),
             &format!(
-                "{} IPaddr2::{}/24/hb0 websrv\n",
-                self.spec.preferred, self.vip
+                "{} IPaddr2::{}/24/hb0 websrv{}\n",
+                self.spec.preferred,
+                self.vip,
+                if self.spec.writer { " diskwriter" } else { "" }
             ),
             0o644,
         )?;
@@ -434,10 +487,36 @@ impl HaCluster {
             &WEBSRV.replace("@VIP@", &self.vip.to_string()),
             0o755,
         )?;
+        if self.spec.writer {
+            self.write(&rd.join("diskwriter"), &self.writer_script(i)?, 0o755)?;
+        }
         if self.spec.stack == Stack::Ours {
             self.write_cluster_toml(i)?;
         }
         Ok(())
+    }
+
+    /// Node `i`'s `resource.d/diskwriter`: the writer on its own device, in its own part
+    /// of [`WRITER_REGION`], every 20 ms.
+    fn writer_script(&self, i: usize) -> Result<String> {
+        let lab = self.bins.path("lab");
+        if !lab.exists() {
+            return Err(LabError::Invalid(format!(
+                "{} is missing: the shared-disk writer runs `lab disk-writer` (cargo build -p lab)",
+                lab.display()
+            )));
+        }
+        crate::diskwriter::ResourceScript {
+            lab,
+            device: self.lab.disk()?.device(i)?.to_path_buf(),
+            region: WRITER_REGION,
+            node_id: i as u32,
+            node_name: self.lab.node(i).hostname().to_string(),
+            max_nodes: WRITER_MAX_NODES as u32,
+            interval: Duration::from_millis(20),
+        }
+        .render()
+        .map_err(|e| LabError::Invalid(format!("the writer's resource script: {e}")))
     }
 
     fn write_cluster_toml(&self, i: usize) -> Result<()> {
@@ -451,13 +530,14 @@ impl HaCluster {
                     let bmc = self.lab.bmc(n)?;
                     devices.push_str(&format!(
                         "[[fence_device]]\nname = \"ipmi-{name}\"\nagent = \"{}\"\nip = \"{}\"\nipport = \"{}\"\nusername = \"{}\"\npassword = \"{}\"\nlanplus = \"1\"\ncipher = \"3\"\npower_wait = \"0\"\n\n",
-                        self.bins.path("fence_qd_ipmilan").display(),
+                        self.fence_agent("fence_qd_ipmilan")?.display(),
                         bmc.addr(),
                         bmc.port(),
                         bmc.credentials().user,
                         bmc.credentials().password
                     ));
                 }
+                Fencing::Fabric => {}
                 Fencing::NoOp => {
                     let agent = etc.join("fence_noop");
                     self.write(&agent, NOOP_AGENT, 0o755)?;
@@ -466,8 +546,30 @@ impl HaCluster {
                     ));
                 }
             }
-            nodes.push_str(&format!(
-                "[[node]]\nname = \"{name}\"\nid = {n}\n[[node.fence]]\ndevices = [{{ device = \"ipmi-{name}\" }}]\n\n"
+            if self.spec.fencing == Fencing::Fabric {
+                // Its SAN port (the shared disk) and its heartbeat port (the service): a
+                // fenced node can neither write nor answer for the floating IP.
+                let ports = format!(
+                    "{},{}",
+                    Net::San.port_name(n),
+                    Net::Heartbeat(0).port_name(n)
+                );
+                nodes.push_str(&format!(
+                    "[[node]]\nname = \"{name}\"\nid = {n}\n[[node.fence]]\ndevices = [{{ device = \"fabric\", port = \"{ports}\" }}]\n[[node.unfence]]\ndevice = \"fabric\"\nport = \"{ports}\"\n\n"
+                ));
+            } else {
+                nodes.push_str(&format!(
+                    "[[node]]\nname = \"{name}\"\nid = {n}\n[[node.fence]]\ndevices = [{{ device = \"ipmi-{name}\" }}]\n\n"
+                ));
+            }
+        }
+        if self.spec.fencing == Fencing::Fabric {
+            let snmp = self.lab.snmp()?;
+            devices.push_str(&format!(
+                "[[fence_device]]\nname = \"fabric\"\nagent = \"{}\"\nip = \"{}\"\ncommunity = \"{}\"\n\n",
+                self.fence_agent("fence_qd_ifmib")?.display(),
+                crate::topology::SWITCH_ADDR,
+                snmp.credentials().rw_community
             ));
         }
         let quorumd = if self.spec.qdisk {
@@ -486,6 +588,39 @@ impl HaCluster {
         );
         // It holds the BMC passwords.
         self.write(&etc.join("cluster.toml"), &text, 0o600)
+    }
+
+    /// The path of the lab's wrapper around fence agent `agent`: it runs the real agent,
+    /// unless [`HaCluster::set_fence_lie`] made the cluster's agents lie.
+    fn fence_agent(&self, agent: &str) -> Result<PathBuf> {
+        let path = self.lab.dir().join(format!("lab_{agent}"));
+        if !path.exists() {
+            let text = format!(
+                "#!/bin/sh\n# Generated by the lab: the cluster's {agent}. While {flag} exists it\n# lies: it reports success and does nothing (the chaos checker's own test).\nif [ -e {flag} ]; then\n  cat >/dev/null\n  echo \"lab: a lying fence agent: success reported, nothing done\" >&2\n  exit 0\nfi\nexec {real} \"$@\"\n",
+                flag = self.fence_lie_flag().display(),
+                real = self.bins.path(agent).display()
+            );
+            self.write(&path, &text, 0o755)?;
+        }
+        Ok(path)
+    }
+
+    fn fence_lie_flag(&self) -> PathBuf {
+        self.lab.dir().join("fence-lie")
+    }
+
+    /// Makes every fence agent of the cluster lie (report success without doing anything)
+    /// or act again.
+    pub fn set_fence_lie(&self, lie: bool) -> Result<()> {
+        let flag = self.fence_lie_flag();
+        if lie {
+            std::fs::write(&flag, "").map_err(|e| LabError::io(&flag, e))
+        } else {
+            match std::fs::remove_file(&flag) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(LabError::io(&flag, e)),
+                _ => Ok(()),
+            }
+        }
     }
 
     fn start_daemons(&self, i: usize) -> Result<()> {
@@ -783,6 +918,11 @@ impl Story {
     pub fn record(&mut self, at: Duration, who: &str, what: impl Into<String>) {
         self.lines.push((at, who.to_string(), what.into()));
         self.lines.sort_by_key(|(t, _, _)| *t);
+    }
+
+    /// The events: time, who, what.
+    pub fn lines(&self) -> &[(Duration, String, String)] {
+        &self.lines
     }
 
     /// When the first event containing `what` happened.

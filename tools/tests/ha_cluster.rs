@@ -326,7 +326,7 @@ fn a_failed_service_is_restarted_in_place_then_moved_without_fencing() {
 fn hole_a_a_restarted_coordinator_keeps_the_group_it_still_runs() {
     let (_one, c) = start(Spec {
         auto_failback: "off",
-        preferred: "web2",
+        preferred: "web2".into(),
         ..Spec::demo()
     });
     c.wait_settled_on("web2", Duration::from_secs(60))
@@ -420,7 +420,7 @@ fn hole_b_a_node_stalled_past_deadtime_fences_no_healthy_peer() {
 #[test]
 fn hole_c_a_fence_in_back_off_is_cancelled_when_its_target_rejoins() {
     let (_one, c) = start(Spec {
-        preferred: "web1",
+        preferred: "web1".into(),
         ..Spec::demo()
     });
     c.wait_settled_on("web1", Duration::from_secs(60))
@@ -476,7 +476,7 @@ fn hole_c_a_fence_in_back_off_is_cancelled_when_its_target_rejoins() {
 #[test]
 fn hole_d_a_one_way_cut_resolves_to_one_winner_that_serves() {
     let (_one, c) = start(Spec {
-        preferred: "web2",
+        preferred: "web2".into(),
         ..Spec::demo()
     });
     c.wait_settled_on("web2", Duration::from_secs(60))

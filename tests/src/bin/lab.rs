@@ -59,6 +59,49 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         bins: std::path::PathBuf,
     },
+    /// The playground: the tutorial's web cluster up, to break by hand (`up`, `fault`,
+    /// `down`).
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
+    /// The chaos campaign: random fault schedules against the real cluster, each checked by
+    /// an observer the cluster cannot fool (the shared-disk writer's landing times, ARP
+    /// answers for the floating IP, fence history); a verdict per schedule, a summary
+    /// table, an HTML report and, for a violation, the schedule and one merged timeline.
+    #[command(after_long_help = CHAOS_EXAMPLES)]
+    Chaos {
+        /// The seeds: `1..201` (201 excluded), `1..=200`, or one seed. Each seed draws one
+        /// schedule (cluster size, fencing, quorum disk, timing, 30-120 s of faults).
+        #[arg(long)]
+        seeds: String,
+        /// Only clusters of this many nodes (2-8) instead of 2, 3 or 5 drawn from the seed.
+        #[arg(long)]
+        nodes: Option<usize>,
+        /// Only this fencing: ipmi or fabric.
+        #[arg(long)]
+        fencing: Option<String>,
+        /// Only with the quorum disk.
+        #[arg(long, conflicts_with = "no_qdisk")]
+        qdisk: bool,
+        /// Only without the quorum disk.
+        #[arg(long)]
+        no_qdisk: bool,
+        /// Only this timing profile: fast, demo or seed.
+        #[arg(long)]
+        timing: Option<String>,
+        /// Length of each schedule's fault phase in seconds, instead of 30-120 drawn.
+        #[arg(long, value_name = "SECS")]
+        duration: Option<u64>,
+        /// Every fence agent lies (reports success, does nothing): the checker's own test,
+        /// which must then report violations.
+        #[arg(long)]
+        liar: bool,
+        /// Where the records, timelines and reports go.
+        #[arg(long, value_name = "DIR", default_value = "chaos-out")]
+        out: std::path::PathBuf,
+        /// Directory of the workspace's binaries (default: this program's own).
+        #[arg(long, value_name = "DIR")]
+        bins: Option<std::path::PathBuf>,
+    },
     /// Remove leftovers of labs whose process is dead (namespaces, cgroups and their
     /// processes, FUSE mounts, loop devices, directories).
     Sweep,
@@ -132,6 +175,226 @@ enum Command {
     },
 }
 
+/// `lab cluster` subcommands.
+#[derive(Debug, Subcommand)]
+enum ClusterCommand {
+    /// Build the web cluster (web1..webN, a client, BMCs, a quorum disk, the floating IP and
+    /// its web service, and the shared-disk writer), wait until the floating IP serves,
+    /// write the state file, print how to run the tools on each node, and hold it until
+    /// --hold ends, SIGTERM/Ctrl-C, or `lab cluster down`.
+    #[command(after_long_help = CLUSTER_UP_EXAMPLES)]
+    Up {
+        /// Cluster nodes, 2 to 5 (web1..webN); the client is one more.
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(2..=5))]
+        nodes: u8,
+        /// The cluster software: ours (hbd, fenced, qdiskd) or heartbeat (Debian's 3.0.6,
+        /// which has neither fencing nor a quorum disk: use --no-qdisk).
+        #[arg(long, default_value = "ours")]
+        stack: String,
+        /// With the quorum disk (the default).
+        #[arg(long, conflicts_with = "no_qdisk")]
+        qdisk: bool,
+        /// Without the quorum disk (the client then answers ping for quorum).
+        #[arg(long)]
+        no_qdisk: bool,
+        /// How nodes are fenced: ipmi (BMC power off), fabric (the node's SAN and
+        /// heartbeat switch ports disabled over SNMP) or noop (success reported, nothing
+        /// done: unsafe, for comparisons only).
+        #[arg(long, default_value = "ipmi")]
+        fencing: String,
+        /// Timing profile: seed (the tutorial's: keepalive 1 s, deadtime 8 s), demo
+        /// (500 ms, 5 s) or fast (250 ms, 2 s); the quorum disk's interval follows.
+        #[arg(long, default_value = "demo")]
+        timing: String,
+        /// haresources' auto_failback: on, off or legacy.
+        #[arg(long, default_value = "on")]
+        auto_failback: String,
+        /// The group's preferred node in haresources.
+        #[arg(long, default_value = "web1")]
+        prefer: String,
+        /// Leave the shared-disk writer out of the group.
+        #[arg(long)]
+        no_writer: bool,
+        /// The state file (JSON: the nodes, their namespaces, cgroups, addresses, BMCs and
+        /// the command that runs a program inside each; the floating IP; the client).
+        #[arg(long, value_name = "FILE", default_value = lab::playground::state::DEFAULT_STATE)]
+        state: std::path::PathBuf,
+        /// Tear down after this many seconds.
+        #[arg(long, value_name = "SECS")]
+        hold: Option<f64>,
+        /// Directory of the workspace's binaries (default: this program's own).
+        #[arg(long, value_name = "DIR")]
+        bins: Option<std::path::PathBuf>,
+    },
+    /// Inject a fault into the running cluster and say what was done.
+    #[command(after_long_help = FAULT_KINDS)]
+    Fault {
+        /// The state file `lab cluster up` wrote.
+        #[arg(long, value_name = "FILE", default_value = lab::playground::state::DEFAULT_STATE)]
+        state: std::path::PathBuf,
+        /// KIND and its arguments, e.g. `crash web1`, `partition web1/web2`,
+        /// `cut --from web1 --to web2` (see below).
+        #[arg(
+            required = true,
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "KIND [ARGS]"
+        )]
+        words: Vec<String>,
+    },
+    /// Tear the cluster down (waits until it is gone).
+    Down {
+        /// The state file `lab cluster up` wrote.
+        #[arg(long, value_name = "FILE", default_value = lab::playground::state::DEFAULT_STATE)]
+        state: std::path::PathBuf,
+    },
+}
+
+const CLUSTER_UP_EXAMPLES: &str = "EXAMPLES:
+    lab cluster up                               the tutorial's two nodes, quorum disk, IPMI
+    lab cluster up --nodes 3 --fencing fabric --timing fast --state /tmp/c3.json
+    lab cluster up --stack heartbeat --no-qdisk  Debian's heartbeat 3.0.6, to compare
+
+Then, from another terminal:
+    lab cluster fault crash web1
+    jq -r '.nodes[0].exec | join(\" \")' /run/lab-cluster.json   # prefix running a command on web1
+    lab cluster down";
+
+const FAULT_KINDS: &str = "KINDS:
+    crash NODE...                 dies: off the network, processes killed, disk I/O lost
+    power-off NODE...             power button off;  power-on NODE... (a crashed node is reset)
+    pause NODE... / resume NODE...          every process frozen / thawed
+    kill-daemon DAEMON NODE...    kill -9 of hbd, fenced, qdiskd or heartbeat
+    restart-daemon DAEMON NODE... / pause-daemon DAEMON NODE... / resume-daemon DAEMON NODE...
+    cut [--net heartbeat|mgmt|san|all] NODE...    links cut both ways (default: heartbeat)
+    cut --from A --to B           one way: B no longer hears A
+    heal [NODE...]                every cut, one-way cut, partition and loss lifted
+    partition A,B/C               heartbeat network split in groups (others stay in the first)
+    loss PERCENT [NODE...]        heartbeat packets lost both ways (0 lifts it)
+    disk-fail / disk-stall / disk-heal NODE...   shared-disk I/O fails (EIO) / hangs / works
+    bmc-down / bmc-up NODE...     the node's BMC stops / starts answering
+    fence-lie / fence-honest      every fence agent reports success without acting / acts
+
+EXAMPLES:
+    lab cluster fault partition web1/web2
+    lab cluster fault --state /tmp/c3.json kill-daemon hbd web2";
+
+const CHAOS_EXAMPLES: &str = "EXAMPLES:
+    lab chaos --seeds 1..201 --out /tmp/chaos     the campaign: 200 schedules
+    lab chaos --seeds 17 --out /tmp/chaos17       replay one seed
+    lab chaos --seeds 1..4 --nodes 2 --no-qdisk --liar --duration 30
+                                                  the checker's own test: must report violations
+
+EXIT STATUS:
+    0 every schedule ok; 1 a violation or no recovery; 2 bad usage or a lab failure";
+
+/// The directory of this program (where cargo put the workspace's other binaries too).
+fn own_dir() -> std::path::PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(std::path::Path::to_path_buf))
+        .unwrap_or_else(|| std::path::PathBuf::from("."))
+}
+
+fn cluster(command: ClusterCommand) -> ExitCode {
+    let result = match command {
+        ClusterCommand::Up {
+            nodes,
+            stack,
+            qdisk: _,
+            no_qdisk,
+            fencing,
+            timing,
+            auto_failback,
+            prefer,
+            no_writer,
+            state,
+            hold,
+            bins,
+        } => {
+            let options = lab::playground::Options {
+                nodes: usize::from(nodes),
+                qdisk: !no_qdisk && stack == "ours",
+                stack,
+                fencing,
+                timing,
+                auto_failback,
+                prefer,
+                writer: !no_writer,
+            };
+            lab::playground::hold::up(
+                &options,
+                &bins.unwrap_or_else(own_dir),
+                &state,
+                hold.map(Duration::from_secs_f64),
+            )
+        }
+        ClusterCommand::Fault { state, words } => {
+            lab::playground::hold::fault(&state, &words).map(|said| println!("{said}"))
+        }
+        ClusterCommand::Down { state } => {
+            lab::playground::hold::down(&state, Duration::from_secs(120))
+                .map(|()| println!("the cluster is down"))
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("lab cluster: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn chaos(
+    seeds: &str,
+    nodes: Option<usize>,
+    fencing: Option<String>,
+    qdisk: Option<bool>,
+    timing: Option<String>,
+    duration: Option<u64>,
+    liar: bool,
+    out: &std::path::Path,
+    bins: Option<std::path::PathBuf>,
+) -> ExitCode {
+    let seeds = match lab::chaos::campaign::parse_seeds(seeds) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("lab chaos: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let constraints = lab::chaos::schedule::Constraints {
+        nodes,
+        fencing,
+        qdisk,
+        timing,
+        duration: duration.map(Duration::from_secs),
+    };
+    let config = lab::chaos::run::RunConfig {
+        bins: bins.unwrap_or_else(own_dir),
+        out: out.to_path_buf(),
+        liar,
+    };
+    match lab::chaos::campaign::campaign(seeds, &constraints, &config, out) {
+        Ok(records) => {
+            use lab::chaos::record::Verdict;
+            if records.iter().any(|r| r.verdict == Verdict::LabError) {
+                ExitCode::from(2)
+            } else if records.iter().all(|r| r.verdict == Verdict::Ok) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("lab chaos: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Command::SerialSim {
@@ -177,6 +440,33 @@ fn main() -> ExitCode {
             hold,
         } => serial_sim(&device, &port, fast, hold),
         command @ Command::DiskWriter { .. } => disk_writer(&command),
+        Command::Cluster(command) => cluster(command),
+        Command::Chaos {
+            seeds,
+            nodes,
+            fencing,
+            qdisk,
+            no_qdisk,
+            timing,
+            duration,
+            liar,
+            out,
+            bins,
+        } => chaos(
+            &seeds,
+            nodes,
+            fencing,
+            match (qdisk, no_qdisk) {
+                (true, _) => Some(true),
+                (_, true) => Some(false),
+                _ => None,
+            },
+            timing,
+            duration,
+            liar,
+            &out,
+            bins,
+        ),
         Command::Sweep => {
             let removed = sweep();
             for l in &removed {

@@ -1,0 +1,121 @@
+//! A campaign: many schedules, one after the other, with progress, records and reports.
+
+use std::io::Write;
+use std::path::Path;
+use std::time::Instant;
+
+use crate::chaos::record::{RunRecord, Verdict};
+use crate::chaos::report;
+use crate::chaos::run::{run, save, RunConfig};
+use crate::chaos::schedule::{draw, Constraints};
+use crate::error::{LabError, Result};
+
+/// Parses `A..B` (B excluded) or `A..=B` or a single seed `A`.
+pub fn parse_seeds(text: &str) -> Result<std::ops::Range<u64>> {
+    let bad = || {
+        LabError::Invalid(format!(
+            "seeds {text:?}: give a range like 1..201 (201 excluded), 1..=200, or one seed"
+        ))
+    };
+    let num = |s: &str| s.trim().parse::<u64>().map_err(|_| bad());
+    let range = if let Some((a, b)) = text.split_once("..=") {
+        num(a)?..num(b)?.checked_add(1).ok_or_else(bad)?
+    } else if let Some((a, b)) = text.split_once("..") {
+        num(a)?..num(b)?
+    } else {
+        let a = num(text)?;
+        a..a + 1
+    };
+    if range.is_empty() {
+        return Err(bad());
+    }
+    Ok(range)
+}
+
+/// Runs every seed of `seeds`; writes `DIR/seed-N/record.json` after each, the reports
+/// (`summary.txt`, `summary.md`, `report.html`, timelines) at the end. Returns the records.
+pub fn campaign(
+    seeds: std::ops::Range<u64>,
+    constraints: &Constraints,
+    config: &RunConfig,
+    out: &Path,
+) -> Result<Vec<RunRecord>> {
+    std::fs::create_dir_all(out).map_err(|e| LabError::io(out, e))?;
+    let total = seeds.end - seeds.start;
+    let started = Instant::now();
+    let mut records = Vec::new();
+    for (k, seed) in seeds.enumerate() {
+        let schedule = draw(seed, constraints);
+        let o = &schedule.options;
+        print!(
+            "[{}/{total}] seed {seed}: {} nodes, {} fencing, {}, timing {}, {} s, {} steps ... ",
+            k + 1,
+            o.nodes,
+            o.fencing,
+            if o.qdisk { "qdisk" } else { "no qdisk" },
+            o.timing,
+            schedule.duration.as_secs(),
+            schedule.steps.len()
+        );
+        let _ = std::io::stdout().flush();
+        let dir = out.join(format!("seed-{seed}"));
+        std::fs::create_dir_all(&dir).map_err(|e| LabError::io(&dir, e))?;
+        let sched_path = dir.join("schedule.txt");
+        std::fs::write(&sched_path, schedule.render()).map_err(|e| LabError::io(&sched_path, e))?;
+        let begun = Instant::now();
+        let record = run(&schedule, config);
+        save(out, &record)?;
+        let recovered = record
+            .recovered_after_s
+            .map_or("never".to_string(), |s| format!("{s:.1} s"));
+        println!(
+            "{} ({} faults, {} fences, {} violations, longest outage {:.1} s, recovered {recovered}) in {:.0} s",
+            record.verdict.word(),
+            record.faults.len(),
+            record.fences.len(),
+            record.violations.len(),
+            record.longest_outage_s,
+            begun.elapsed().as_secs_f64()
+        );
+        if let Some(e) = &record.error {
+            println!("    lab error: {e}");
+        }
+        for v in &record.violations {
+            println!("    !! {} at {:.3} s: {}", v.kind, v.at_s, v.detail);
+        }
+        if record.verdict == Verdict::Violation {
+            println!(
+                "    the schedule: {}; the timeline: {}",
+                sched_path.display(),
+                dir.join("timeline.txt").display()
+            );
+        }
+        records.push(record);
+        // Reports after every schedule: an interrupted campaign still has them.
+        report::write_reports(out, &records).map_err(|e| LabError::io(out, e))?;
+    }
+    println!(
+        "\n{}\n{} schedules in {:.1} min; report: {}",
+        report::summary_table(&records),
+        records.len(),
+        started.elapsed().as_secs_f64() / 60.0,
+        out.join("report.html").display()
+    );
+    Ok(records)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seed_ranges_parse_with_clear_errors() {
+        assert_eq!(parse_seeds("1..201").expect("range"), 1..201);
+        assert_eq!(parse_seeds("1..=200").expect("range"), 1..201);
+        assert_eq!(parse_seeds("7").expect("one"), 7..8);
+        for bad in ["", "a..b", "5..5", "9..3", "1..=x"] {
+            let err = parse_seeds(bad).expect_err(bad).to_string();
+            assert!(err.contains("give a range like 1..201"), "{bad}: {err}");
+        }
+    }
+}
