@@ -23,6 +23,8 @@ pub struct Observations {
     /// Two machines answered ARP for the floating IP at once (both reachable from the
     /// client): proof from the client's own view.
     pub violations: Vec<Violation>,
+    /// Since when two machines answer ARP for the floating IP, while they do.
+    pub double_since: Option<f64>,
 }
 
 /// Samples a cluster from outside.
@@ -171,13 +173,33 @@ impl<'a> Observer<'a> {
             }
         }
         let mut obs = into.lock().unwrap_or_else(|p| p.into_inner());
+        // One violation per episode: consecutive samples with two answerers extend it.
+        let ongoing = obs.double_since.is_some();
+        match (double, ongoing) {
+            (Some(v), false) => {
+                obs.double_since = Some(at_s);
+                obs.violations.push(v);
+            }
+            (Some(_), true) => {
+                let since = obs.double_since.unwrap_or(at_s);
+                if let Some(v) = obs
+                    .violations
+                    .iter_mut()
+                    .rev()
+                    .find(|v| v.kind == "double-vip")
+                {
+                    let base = v.detail.split(" [seen ").next().unwrap_or("").to_string();
+                    v.detail = format!("{base} [seen from {since:.3} s to {at_s:.3} s]");
+                }
+            }
+            (None, _) => obs.double_since = None,
+        }
         obs.samples.push(Sample {
             at_s,
             served_by,
             vip_holders: holders,
             arp_owner,
         });
-        obs.violations.extend(double);
     }
 
     /// Samples every [`SAMPLE_EVERY`] until `stop`.

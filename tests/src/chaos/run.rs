@@ -359,14 +359,11 @@ fn fences(cluster: &HaCluster, clock: &Clock, faults: &[FaultWindow]) -> Vec<Fen
             let victim = r["target"].as_str().unwrap_or("?").to_string();
             let finished = r["finished_at"].as_u64().unwrap_or(0);
             let at_s = clock.wall(SystemTime::UNIX_EPOCH + Duration::from_secs(finished));
-            let result = match &r["outcome"] {
-                serde_json::Value::String(s) => s.to_lowercase(),
-                serde_json::Value::Object(m) => m
-                    .keys()
-                    .next()
-                    .map_or("?".to_string(), |k| k.to_lowercase()),
-                _ => "?".into(),
-            };
+            // Unfencing (a node switching its own fabric ports back on at boot) is no fence.
+            if r["action"].as_str() == Some("on") {
+                continue;
+            }
+            let result = r["outcome"]["kind"].as_str().unwrap_or("?").to_string();
             // The finish time has whole seconds: the window is generous on both sides.
             let victim_faulted = faults.iter().any(|w| {
                 (w.nodes.contains(&victim) || w.kind == "partition")
