@@ -364,9 +364,12 @@ fn fences(cluster: &HaCluster, clock: &Clock, faults: &[FaultWindow]) -> Vec<Fen
                 continue;
             }
             let result = r["outcome"]["kind"].as_str().unwrap_or("?").to_string();
-            // The finish time has whole seconds: the window is generous on both sides.
+            // Unreachable from the fencer: a fault on the victim, or a network fault on
+            // the fencer (a node cut off sees everyone else dead). The finish time has
+            // whole seconds: the window is generous on both sides.
             let victim_faulted = faults.iter().any(|w| {
-                (w.nodes.contains(&victim) || w.kind == "partition")
+                let network = matches!(w.kind.as_str(), "cut" | "partition" | "loss");
+                (w.nodes.contains(&victim) || (network && w.nodes.contains(&by)))
                     && w.start_s <= at_s + 1.0
                     && w.end_s.is_none_or(|end| end >= at_s - 60.0)
             });
