@@ -300,6 +300,14 @@ impl Node {
             self.start_line(&daemon)
         };
         if self.power()? == Power::On {
+            // A process joining a frozen cgroup freezes at once: the start line would never
+            // return. The daemon is configured; it starts at the next power on.
+            if self.is_paused() {
+                return Err(LabError::Invalid(format!(
+                    "{} is paused (frozen): {} is configured but not started; resume the node first",
+                    self.hostname, daemon.name
+                )));
+            }
             run_command(Command::new("bash").args(["-c", &script]))?;
         }
         Ok(())
@@ -513,6 +521,7 @@ esac
 # Run by power.sh.
 STATE={state}
 DISK_POWER={disk_power}
+CG={cg}
 # ipmi_sim's pipe and UDP socket must not leak into the node's processes: the daemons
 # are started from a subshell that closes every descriptor above 2 first.
 close_fds() {{
@@ -524,6 +533,8 @@ ip -n {ns} -batch - <<'IP'
 # A new boot: a new boot id (written in place: the node's processes bind-mount this file).
 cat {RANDOM_UUID} > {boot_id}
 echo 1 > "$DISK_POWER"
+# A machine that powers on runs: a freeze left from before the power off ends here.
+echo 0 > "$CG/cgroup.freeze" 2>/dev/null
 echo 1 > "$STATE"
 ( close_fds; exec bash {daemons} </dev/null >/dev/null 2>&1 )
 "#,

@@ -322,16 +322,25 @@ impl Membership {
     }
 
     /// Marks the alive peer at `idx` as not hearing us when it has not listed us for its
-    /// timeout (not during a stall's grace).
+    /// timeout (not during a stall's grace) while we still hear it: its last status is no
+    /// older than warntime. A peer we no longer hear either is no evidence of a one-way cut
+    /// (more likely this node is the one cut off): it takes the ordinary way to dead, at the
+    /// same time as every other silent peer and ping node, so this node loses quorum before
+    /// it could act on a stale view (fence a peer that stopped listing it only because this
+    /// node's own link had just gone down).
     pub(super) fn check_hears_us(&mut self, now: Time, idx: usize) {
         if !self.may_judge(now) {
             return;
         }
         let timeout = self.timeout_of(&self.peers[idx]);
+        let warntime = self.cfg.warntime;
         let peer = &mut self.peers[idx];
         if peer.is_alive()
             && peer.hears_us
             && peer.heard_us_at.is_some_and(|t| now.since(t) > timeout)
+            && peer
+                .last_status_at
+                .is_some_and(|t| now.since(t) <= warntime)
         {
             peer.hears_us = false;
             let node = peer.name.clone();

@@ -845,6 +845,34 @@ fn a_peer_that_stops_hearing_us_leaves_the_members_after_its_deadtime() {
     assert!(m.quorum().quorate);
 }
 
+/// Seen in the lab (chaos seed 104): web1 stops listing web2 (a one-way cut), then web2's
+/// own link goes down (web1 fenced it at the switch). web2 hears nothing more, from web1 or
+/// the ping node; it must not judge web1 "not hearing us" on web1's stale last status while
+/// its ping vote has not expired yet: it would be quorate for that instant and fence web1.
+/// web1 takes the ordinary way to dead instead, with the ping node.
+#[test]
+fn a_peer_we_no_longer_hear_is_not_judged_deaf_on_its_stale_status() {
+    let mut m = core(&["b"]);
+    m.on_packet(at(10), LinkId(0), status_hearing("b", 5, 1, &[]));
+    m.on_packet(at(1000), LinkId(0), status_hearing("b", 5, 2, &["a"]));
+    // b's last words: it no longer lists us; then nothing more arrives from b at all.
+    m.on_packet(at(1500), LinkId(0), status_hearing("b", 5, 3, &[]));
+    drain(&mut m);
+    run_to(&mut m, 5400);
+    let a = drain(&mut m);
+    assert!(
+        !has(&a, &Event::NotHearingUs { node: name("b") }),
+        "judged on a status 3.9 s old: {a:?}"
+    );
+    run_to(&mut m, 6000);
+    let a = drain(&mut m);
+    assert!(
+        a.iter()
+            .any(|a| matches!(a, Action::Event(Event::NodeDead { .. }))),
+        "b goes the ordinary way, dead after its deadtime: {a:?}"
+    );
+}
+
 #[test]
 fn a_peer_that_does_not_say_whom_it_hears_is_taken_to_hear_us() {
     let mut m = with_b();

@@ -88,8 +88,14 @@ impl Membership {
                 if let Some(at) = p.last_status_at {
                     consider(at + timeout + GRANULE);
                 }
-                if let (true, Some(at)) = (p.hears_us, p.heard_us_at) {
-                    consider(at + timeout + GRANULE);
+                // Judged only while its status is fresh (see `check_hears_us`): once the
+                // status is older than warntime, the next status re-arms it.
+                if let (true, Some(at), Some(seen)) = (p.hears_us, p.heard_us_at, p.last_status_at)
+                {
+                    let due = at + timeout + GRANULE;
+                    if due <= seen + self.cfg.warntime {
+                        consider(due);
+                    }
                 }
                 if let Some(t) = p.track.next_due() {
                     consider(t);

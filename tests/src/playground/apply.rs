@@ -190,7 +190,16 @@ pub fn apply(cluster: &HaCluster, fault: &Fault) -> Result<String> {
             said
         }
         Fault::Pause(names) => {
-            for (i, _) in indexes(cluster, names)? {
+            let nodes = indexes(cluster, names)?;
+            if let Some((_, name)) = nodes
+                .iter()
+                .find(|(i, _)| lab.node(*i).power().ok() == Some(crate::node::Power::Off))
+            {
+                return Err(LabError::Invalid(format!(
+                    "{name} is powered off: nothing runs there to pause"
+                )));
+            }
+            for (i, _) in nodes {
                 lab.pause(i)?;
             }
             format!("froze every process of {}", names.join(", "))
