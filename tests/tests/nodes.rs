@@ -188,6 +188,44 @@ fn pause_freezes_the_node_and_resume_thaws_it() {
     .expect("resumed");
 }
 
+/// Found by the chaos campaign, which hung twice: a daemon (re)started on a paused node
+/// joined the frozen cgroup and froze with the lab waiting for it; a node paused while off
+/// and then powered on started its daemons frozen. Now a start on a paused node is refused
+/// and says why, and power on thaws the node.
+#[test]
+fn a_paused_node_refuses_a_daemon_start_and_power_on_thaws_it() {
+    require_root("a_paused_node_refuses_a_daemon_start_and_power_on_thaws_it");
+    let lab = Lab::builder().nodes(1).build().expect("lab up");
+    let node = lab.node(1);
+    let counter = node.private_dir("/run").expect("run").join("count");
+    let daemon = lab::Daemon::new(
+        "counter",
+        &[
+            "sh",
+            "-c",
+            "i=0; while true; do i=$((i+1)); echo $i > /run/count; sleep 0.02; done",
+        ],
+    );
+    lab.pause(1).expect("pause");
+    let err = node
+        .add_daemon(daemon.clone())
+        .expect_err("a start into a frozen node must be refused, not hang")
+        .to_string();
+    assert!(err.contains("is paused"), "{err}");
+    // Configured all the same: power off and on (still paused) starts it, thawed.
+    node.power_off().expect("off");
+    node.power_on().expect("on");
+    assert!(!node.is_paused(), "power on must thaw the node");
+    let read = || std::fs::read_to_string(&counter).unwrap_or_default();
+    wait_until(
+        Duration::from_secs(5),
+        Duration::from_millis(10),
+        "the daemon counting after power on",
+        || !read().is_empty(),
+    )
+    .expect("counting");
+}
+
 #[test]
 fn teardown_leaves_nothing_behind() {
     require_root("teardown_leaves_nothing_behind");
