@@ -322,7 +322,12 @@ fn regression_seeds_stay_clean() {
         753_541_891,
         753_545_301,
     ] {
-        let mut w = World::new(seed, Params::random(seed));
+        // Without a ping node, as when the seed found its hole.
+        let p = Params {
+            ping: false,
+            ..Params::random(seed)
+        };
+        let mut w = World::new(seed, p);
         w.run();
         assert!(w.ok(), "{}", w.report());
     }
@@ -434,5 +439,127 @@ fn hole_c_a_fence_in_back_off_never_survives_a_rejoin() {
         assert!(w.ok(), "{}", w.report());
         assert!(w.powered(2), "the rejoined node was fenced: {}", w.report());
         assert_eq!(w.holders_of(0).len(), 1, "{}", w.report());
+    }
+}
+
+/// Runs `w` in 1 ms steps until `until` (or `end`); returns the time `until` held first.
+fn run_until_first(w: &mut World, end: Time, until: impl Fn(&World) -> bool) -> Option<Time> {
+    while w.now < end {
+        w.run_until(Time(w.now.0 + Duration::from_millis(1)));
+        if until(w) {
+            return Some(w.now);
+        }
+    }
+    None
+}
+
+/// Two nodes without a quorum disk and a ping node worth one vote (3 votes, quorum 2), the
+/// group on node2 (web2 of the chaos campaign's log, web1 being node1), fenced waiting
+/// `post_fail_delay` before it fences a failed node; past the first 5 s (in which a node
+/// advertises a longer deadtime).
+fn web_pair_with_a_ping_node(seed: u64, post_fail_delay: Duration) -> World {
+    let mut p = Params::quiet(2);
+    p.qdisk = false;
+    p.ping = true;
+    p.preferred = vec![1];
+    p.post_fail_delay = post_fail_delay;
+    let mut w = World::new(seed, p);
+    w.run_until(secs(6));
+    assert!(w.ok(), "{}", w.report());
+    assert_eq!(w.holders_of(0), vec![1], "{}", w.report());
+    assert!(w.quorate(0) && w.quorate(1), "{}", w.report());
+    w
+}
+
+/// The chaos campaign's bug: node1 is cut off from node2 and from the ping node. It loses
+/// quorum (1 of 3) and releases; node2 (2 of 3) declares it dead and asks for its fence,
+/// which keeps failing (the device is down). The cut heals with node1 hearing the ping node
+/// first: quorate again (2 of 3) with node2 dead in a view formed while node1 was cut off.
+/// It must not fence node2, which is heard a moment later (invariant 6 flags the device
+/// call; with its working device node2 would be powered off).
+///
+/// `at_once`: node1 loses node2 and the ping node in one cut. Which of the two it declares
+/// dead first is then a race: node2 first leaves node1 quorate (node1 and the ping node) for
+/// a moment, in which it asks to fence node2 too, the split-brain race fenced's delays are
+/// for (`post_fail_delay` 1 s here: node1's quorum is gone before fenced acts, and the
+/// request waits for quorum, to be withdrawn when node2 is heard). Otherwise node1 is cut
+/// off from the ping node first and from node2 once the ping node is dead: it is never
+/// quorate with node2 dead until it hears the ping node again, the exact log of the bug.
+fn isolated_node_hears_the_ping_node_first(seed: u64, at_once: bool) -> World {
+    let delay = if at_once {
+        Duration::from_secs(1)
+    } else {
+        Duration::ZERO
+    };
+    let mut w = web_pair_with_a_ping_node(seed, delay);
+    let ping = w.ping_endpoint();
+    w.set_device_down(0, true);
+    if at_once {
+        w.partition(&[0]);
+    } else {
+        w.cut_between(0, ping);
+        w.run_until(secs(7));
+        assert!(w.quorate(0), "node1 and node2: {}", w.report());
+        w.cut_between(0, 1);
+    }
+    w.run_until(secs(10));
+    assert!(!w.quorate(0) && w.quorate(1), "{}", w.report());
+    assert!(!w.sees(1, 0), "{}", w.report());
+    w.heal_between(0, ping);
+    let regained = run_until_first(&mut w, secs(12), |w| w.quorate(0));
+    assert!(
+        regained.is_some(),
+        "node1 hears the ping node: {}",
+        w.report()
+    );
+    w.heal();
+    w.run_until(secs(25));
+    w
+}
+
+#[test]
+fn an_isolated_node_quorate_again_through_the_ping_node_never_fences_the_serving_node() {
+    for at_once in [false, true] {
+        for seed in 0..10 {
+            let w = isolated_node_hears_the_ping_node_first(seed, at_once);
+            assert!(w.ok(), "seed {seed}, at once {at_once}: {}", w.report());
+            assert!(w.powered(1), "node2 was fenced: {}", w.report());
+            assert_eq!(w.fences(), 0, "{}", w.report());
+            assert_eq!(w.holders_of(0), vec![1], "{}", w.report());
+            assert!(w.sees(0, 1) && w.sees(1, 0), "{}", w.report());
+        }
+    }
+}
+
+/// A fence that fenced holds back for want of quorum is not carried out the moment quorum
+/// returns: node1 and node2 stop hearing each other but both hear the ping node (both
+/// quorate, each asks to fence the other, both devices down); node1 then loses the ping
+/// node too, and its fenced waits for quorum; node2's device works again. When node1
+/// hears the ping node again, node2 is heard within the settle time and the request is
+/// withdrawn before fenced is told the partition is quorate.
+#[test]
+fn a_fence_held_back_for_want_of_quorum_waits_for_the_settle_time_too() {
+    for seed in 0..10 {
+        let mut w = web_pair_with_a_ping_node(seed, Duration::ZERO);
+        w.set_device_down(0, true);
+        w.set_device_down(1, true);
+        w.cut_between(0, 1);
+        w.run_until(secs(9));
+        assert!(w.quorate(0) && w.quorate(1), "{}", w.report());
+        let ping = w.ping_endpoint();
+        w.cut_between(0, ping);
+        w.run_until(secs(11));
+        assert!(!w.quorate(0), "{}", w.report());
+        w.set_device_down(1, false);
+        w.run_until(secs(12));
+        w.heal_between(0, ping);
+        let regained = run_until_first(&mut w, secs(14), |w| w.quorate(0));
+        assert!(regained.is_some(), "{}", w.report());
+        w.heal();
+        w.run_until(secs(30));
+        assert!(w.ok(), "seed {seed}: {}", w.report());
+        assert!(w.powered(1), "node2 was fenced: {}", w.report());
+        assert_eq!(w.fences(), 0, "{}", w.report());
+        assert_eq!(w.holders_of(0), vec![1], "{}", w.report());
     }
 }

@@ -29,7 +29,9 @@
 //! 2. a running, unpaused node that has been without quorum for 3 s holds nothing;
 //! 3. a node that finished a graceful shutdown holds nothing;
 //! 4. no core leaves its next timeout at or before the time it was just called at;
-//! 5. a node asks for a fence only while its partition is quorate;
+//! 5. a node asks for a fence only while its partition is quorate, and only once it has
+//!    been without a break for the settle time (deadtime): a view formed while it was cut
+//!    off is never acted on the instant it regains quorum;
 //! 6. after the quiet period, every group that never failed to start runs on exactly one
 //!    node.
 //!
@@ -97,6 +99,8 @@ struct Node {
     heard: Vec<Option<Duration>>,
     view: NodeSet,
     quorate: bool,
+    /// Since when its core has been told it is quorate, without a break.
+    quorate_since: Option<Duration>,
     started_at: Duration,
     comm_up: bool,
     /// Since when this node's core has been told it is not quorate.
@@ -186,6 +190,7 @@ impl World {
                 heard: vec![None; n],
                 view: NodeSet::EMPTY,
                 quorate: false,
+                quorate_since: None,
                 started_at: Duration::ZERO,
                 comm_up: false,
                 without_quorum_since: None,
@@ -256,6 +261,7 @@ impl World {
         cfg.auto_failback = self.auto_failback;
         cfg.resend_interval = KEEPALIVE;
         cfg.fence_retry = Duration::from_secs(2);
+        cfg.quorum_settle = DEADTIME;
         let node = &mut self.nodes[i];
         node.policy = Some(Policy::new(cfg, self.now));
         node.inc = inc;
@@ -264,6 +270,7 @@ impl World {
         node.heard = vec![None; self.n];
         node.view = NodeSet::EMPTY;
         node.quorate = false;
+        node.quorate_since = None;
         node.started_at = self.now;
         node.comm_up = false;
         node.without_quorum_since = None;
@@ -390,13 +397,23 @@ impl World {
                     },
                 );
             }
-            Action::Monitor(_) | Action::Probe(_) => {}
+            Action::Monitor(_) | Action::Probe(_) | Action::FenceDeferred { .. } => {}
             Action::RequestFence(n) => {
                 if !self.nodes[i].quorate {
                     self.fail(format!(
                         "node{} asked to fence node{} without quorum",
                         i + 1,
                         n.index() + 1
+                    ));
+                } else if self.nodes[i]
+                    .quorate_since
+                    .is_none_or(|t| self.now.saturating_sub(t) < DEADTIME)
+                {
+                    self.fail(format!(
+                        "node{} asked to fence node{} before its quorum had held for the settle time (quorate since {:?})",
+                        i + 1,
+                        n.index() + 1,
+                        self.nodes[i].quorate_since
                     ));
                 }
                 self.stats.fences += 1;
@@ -474,6 +491,11 @@ impl World {
         if changed {
             // The world's verdict, which a fence request is checked against.
             self.nodes[i].view = view;
+            if quorate && !self.nodes[i].quorate {
+                self.nodes[i].quorate_since = Some(self.now);
+            } else if !quorate {
+                self.nodes[i].quorate_since = None;
+            }
             self.nodes[i].quorate = quorate;
             // As hbd's driver does: the deaths go with the view they produced.
             let mut dead = old.minus(view);

@@ -23,6 +23,11 @@
 //! - fenced's reply counts only for the request still outstanding; silence past the reply
 //!   deadline is a failed fence (retried by the policy).
 //! - The quorum disk's votes count only while qdiskd keeps confirming them ([`votes`]).
+//! - fenced is told the partition is quorate only once its quorum has held without a break
+//!   for the policy's settle time ([`PolicyConfig::quorum_settle`]), and at once when it is
+//!   not: a fence it holds back for want of quorum (an earlier request, its startup fencing)
+//!   is not carried out on a view formed while this node was cut off. The policy waits as
+//!   long before it asks for any fence.
 
 mod codec;
 mod fencing;
@@ -209,6 +214,10 @@ pub struct NodeCore {
     exited: bool,
     replays: u64,
     last_members: Option<NodeSet>,
+    /// Since when the membership has been quorate without a break.
+    quorate_since: Option<Time>,
+    /// When fenced is to be told the partition is quorate (the settle time is up then).
+    tell_quorate_at: Option<Time>,
 }
 
 impl NodeCore {
@@ -239,6 +248,8 @@ impl NodeCore {
             exited: false,
             replays: 0,
             last_members: None,
+            quorate_since: None,
+            tell_quorate_at: None,
         };
         core.drain(now);
         core
@@ -261,6 +272,7 @@ impl NodeCore {
             self.policy.poll_timeout().map(Time),
             self.fencing.as_ref().and_then(FenceTalk::next_deadline),
             self.votes.as_ref().and_then(VoteFreshness::deadline),
+            self.tell_quorate_at,
         ]
         .into_iter()
         .flatten()
@@ -309,6 +321,9 @@ impl NodeCore {
             self.membership.on_tick(now);
         }
         self.drain(now);
+        if self.tell_quorate_at.is_some_and(|t| t <= now) {
+            self.tell_fenced_quorum(now);
+        }
         if self.policy.poll_timeout().is_some_and(|t| t <= now.0) {
             self.policy.handle_timeout(now.0);
         }
@@ -640,11 +655,7 @@ impl NodeCore {
                 self.comm_up = true;
                 self.send_view(now, NodeSet::EMPTY);
                 // fenced learns the members first, then the quorum of that view.
-                let quorate = self.membership.quorum().quorate;
-                if !self.left {
-                    self.actions
-                        .push_back(Action::TellFenced(FencedNotice::Quorum(quorate)));
-                }
+                self.tell_fenced_quorum(now);
                 self.policy.handle(now.0, policy::Input::CommUp);
             }
             Event::NodeDead { node, reason } => {
@@ -687,15 +698,51 @@ impl NodeCore {
                 }
             }
             Event::QuorumChanged(q) => {
-                self.view_changed(now);
-                // Never "quorate" before communication is up: the view is not complete, and
-                // fenced's startup fencing would act on members it was not told of yet.
-                if !self.left && (self.comm_up || !q.quorate) {
-                    self.actions
-                        .push_back(Action::TellFenced(FencedNotice::Quorum(q.quorate)));
+                if !q.quorate {
+                    self.quorate_since = None;
+                } else if self.quorate_since.is_none() {
+                    self.quorate_since = Some(now);
                 }
+                self.view_changed(now);
+                self.tell_fenced_quorum(now);
             }
             _ => {}
+        }
+    }
+
+    /// Tells fenced whether the partition is quorate: not quorate at once; quorate only
+    /// once communication is up (before, the view is not complete, and fenced's startup
+    /// fencing would act on members it was not told of yet) and the quorum has held for the
+    /// settle time (a fence fenced holds back for want of quorum must not be carried out on
+    /// a view formed while this node was cut off): until then a timer waits.
+    fn tell_fenced_quorum(&mut self, now: Time) {
+        let waiting = self.tell_quorate_at.take().is_some();
+        if self.left {
+            return;
+        }
+        let quorate = self.membership.quorum().quorate;
+        if !quorate {
+            self.actions
+                .push_back(Action::TellFenced(FencedNotice::Quorum(false)));
+            return;
+        }
+        if !self.comm_up {
+            return;
+        }
+        let settle = self.policy.config().quorum_settle;
+        let since = self.quorate_since.unwrap_or(now);
+        let at = since + settle;
+        if at > now {
+            if !waiting {
+                tracing::info!(
+                    "fenced is told the partition is quorate once quorum has held for {}",
+                    humantime::format_duration(settle)
+                );
+            }
+            self.tell_quorate_at = Some(at);
+        } else {
+            self.actions
+                .push_back(Action::TellFenced(FencedNotice::Quorum(true)));
         }
     }
 
@@ -799,6 +846,16 @@ impl NodeCore {
                         );
                     }
                 }
+            }
+            A::FenceDeferred { node, until } => {
+                let wait = until.saturating_sub(now.0);
+                tracing::info!(
+                    "fencing of {} waits until quorum has held for {} ({} from now): this node was not quorate until just now, so its view of {} may be out of date",
+                    self.name_of(node),
+                    humantime::format_duration(self.policy.config().quorum_settle),
+                    humantime::format_duration(wait),
+                    self.name_of(node),
+                );
             }
             A::SelfFence(reason) => {
                 self.exited = true;

@@ -7,6 +7,9 @@ use thiserror::Error;
 use super::types::{NodeId, MAX_NODES};
 use crate::config::{AutoFailback, HaCf, NodeName, Resources};
 
+/// [`PolicyConfig::quorum_settle`] in [`PolicyConfig::new`]: heartbeat's default deadtime.
+pub const DEFAULT_QUORUM_SETTLE: Duration = Duration::from_secs(30);
+
 /// One resource group as the policy sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupSpec {
@@ -42,6 +45,13 @@ pub struct PolicyConfig {
     pub resend_interval: Duration,
     /// Wait before asking again after a failed fence (heartbeat retries every 5 s).
     pub fence_retry: Duration,
+    /// How long quorum must have held, without a break, before this node asks for any
+    /// fence. A node that has just become quorate (again, or for the first time) may hold a
+    /// view formed while it was cut off, in which every peer it could not hear is dead; in
+    /// this time those peers get a chance to be heard (and are simply members again). The
+    /// membership's deadtime ([`PolicyConfig::from_config`]); heartbeat's default deadtime,
+    /// 30 s, in [`PolicyConfig::new`]. Zero turns the wait off.
+    pub quorum_settle: Duration,
     /// Monitoring; `None` is heartbeat v1's behaviour (no monitoring).
     pub monitor: Option<MonitorConfig>,
     /// Probe every group at start ([`super::Action::Probe`]) and report nothing, take part
@@ -79,7 +89,8 @@ pub enum PolicyConfigError {
 
 impl PolicyConfig {
     /// Builds the configuration from `ha.cf` and `haresources`, with heartbeat's defaults:
-    /// resend every keepalive, fence retry every 5 s, no monitoring; groups probed at start.
+    /// resend every keepalive, fence retry every 5 s, quorum settle time = deadtime, no
+    /// monitoring; groups probed at start.
     pub fn from_config(
         hacf: &HaCf,
         resources: &Resources,
@@ -95,6 +106,7 @@ impl PolicyConfig {
         let mut cfg = Self::new(local, nodes, &groups, incarnation)?;
         cfg.auto_failback = hacf.auto_failback;
         cfg.resend_interval = hacf.keepalive;
+        cfg.quorum_settle = hacf.deadtime;
         cfg.probe = true;
         Ok(cfg)
     }
@@ -150,6 +162,7 @@ impl PolicyConfig {
             auto_failback: AutoFailback::On,
             resend_interval: Duration::from_secs(1),
             fence_retry: Duration::from_secs(5),
+            quorum_settle: DEFAULT_QUORUM_SETTLE,
             monitor: None,
             probe: false,
         })

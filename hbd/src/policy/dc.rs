@@ -125,18 +125,29 @@ impl Policy {
         self.send(Dest::Node(from), msg);
     }
 
-    /// Earliest fence retry, if this node is the DC and would act on it.
+    /// Earliest time a fence falls due (a retry, or the end of the quorum's settle time),
+    /// if this node is the DC and would act on it.
     pub(crate) fn dc_next_retry(&self) -> Option<Duration> {
         self.dc.as_ref()?;
         if !self.comm_up {
             return None;
         }
+        let settle = self.quorum_settles_at();
         self.fence_candidates()
             .filter_map(|i| match self.peers[i].fence {
-                FenceState::RetryAt(t) => Some(t),
-                _ => None,
+                FenceState::Idle => settle,
+                FenceState::RetryAt(t) => Some(settle.map_or(t, |s| s.max(t))),
+                FenceState::Pending => None,
             })
             .min()
+    }
+
+    /// When this node's quorum will have held for [`super::PolicyConfig::quorum_settle`],
+    /// while that is still ahead: until then it asks for no fence. `None` once it has held
+    /// that long (or without quorum: there is no DC then).
+    pub(crate) fn quorum_settles_at(&self) -> Option<Duration> {
+        let at = self.quorate_since?.saturating_add(self.cfg.quorum_settle);
+        (at > self.now).then_some(at)
     }
 
     /// Nodes that must be fenced: outside the view and not known clean. A retry time of
@@ -167,7 +178,11 @@ impl Policy {
         self.loopback.push_back(ClusterMsg::Sync(stamp));
     }
 
+    /// Asks for every fence that is due, once quorum has settled.
     pub(crate) fn request_fences(&mut self) {
+        if !self.quorate {
+            return;
+        }
         let now = self.now;
         let due: Vec<usize> = self
             .fence_candidates()
@@ -177,6 +192,20 @@ impl Policy {
                 FenceState::RetryAt(t) => t <= now,
             })
             .collect();
+        if let Some(until) = self.quorum_settles_at() {
+            // Quorate only just now: this view of who is dead may date from a time this
+            // node was cut off itself. Those nodes get until then to be heard (the DC's
+            // timer, `dc_next_retry`, asks then); their groups wait for the fence.
+            for i in due {
+                let node = NodeId(i as u16);
+                if !self.settle_noted.contains(node) {
+                    self.settle_noted.insert(node);
+                    self.actions
+                        .push_back(Action::FenceDeferred { node, until });
+                }
+            }
+            return;
+        }
         for i in due {
             self.peers[i].fence = FenceState::Pending;
             self.actions

@@ -24,6 +24,12 @@
 //!   failure) and the group's reason says which fence it waits for.
 //! - **Quorum loss** (or losing the DC): a node stops everything it holds; a stop that
 //!   fails makes it fence itself. A failed stop always self-fences: never half-stopped.
+//! - **Quorum settle.** A node that becomes quorate (again, or for the first time) asks for
+//!   no fence until its quorum has held without a break for `quorum_settle` (the deadtime):
+//!   its view of who is dead may have been formed while it was itself cut off, and the
+//!   peers it could not hear are to be heard first. A peer heard in that time is simply a
+//!   member again; one still away is fenced when the time is up. Meanwhile the groups of an
+//!   unclean node stay down (they wait for its fence, as ever).
 //! - **Choice of node.** Pinned node (`takeover`) > current node (with `auto_failback`
 //!   `on`: the preferred node once both are stable; `legacy`: the preferred node as soon as
 //!   it is back; `off`: stay) > preferred node > least loaded node. Nodes in standby for the
@@ -48,7 +54,9 @@ mod tests;
 use std::collections::VecDeque;
 use std::time::Duration;
 
-pub use config::{GroupSpec, MonitorConfig, PolicyConfig, PolicyConfigError};
+pub use config::{
+    GroupSpec, MonitorConfig, PolicyConfig, PolicyConfigError, DEFAULT_QUORUM_SETTLE,
+};
 pub use msg::{AdminCommand, ClusterMsg, GroupState, Placement, Reason, Report, Scope, Stamp};
 pub use status::{GroupStatus, NodeHealth, NodeStatus, Status};
 pub use types::{GroupId, NodeId, NodeSet, MAX_NODES};
@@ -164,6 +172,16 @@ pub enum Action {
     Probe(GroupId),
     /// Ask fenced to fence a node; answer `FenceDone`.
     RequestFence(NodeId),
+    /// Nothing to carry out, something to say (log): this node would ask to fence `node`,
+    /// but it became quorate only recently, so the fence waits until quorum has held for
+    /// [`PolicyConfig::quorum_settle`], at `until`, in case `node` is heard first. Said once
+    /// per node each time the node becomes quorate.
+    FenceDeferred {
+        /// The node whose fence waits.
+        node: NodeId,
+        /// When quorum will have held for the settle time (the fence is asked for then).
+        until: Duration,
+    },
     /// Fence this node now (reboot). The policy does nothing more afterwards.
     SelfFence(SelfFenceReason),
     /// Everything is stopped after `Shutdown`: announce the graceful leave and exit.
@@ -212,6 +230,10 @@ pub struct Policy {
     pub(crate) loopback: VecDeque<ClusterMsg>,
     pub(crate) view: NodeSet,
     pub(crate) quorate: bool,
+    /// Since when this node has been quorate without a break (`None` while it is not).
+    pub(crate) quorate_since: Option<Duration>,
+    /// Nodes whose fence was said to wait for the quorum to settle, this quorate period.
+    pub(crate) settle_noted: NodeSet,
     pub(crate) comm_up: bool,
     pub(crate) peers: Vec<Peer>,
     pub(crate) local: Vec<LocalGroup>,
@@ -258,6 +280,8 @@ impl Policy {
             loopback: VecDeque::new(),
             view: NodeSet::EMPTY,
             quorate: false,
+            quorate_since: None,
+            settle_noted: NodeSet::EMPTY,
             comm_up: false,
             peers,
             local: vec![LocalGroup::default(); g],
@@ -343,7 +367,8 @@ impl Policy {
             self.dc_resend();
         }
         if self.dc.is_some() && self.comm_up {
-            // A fence retry that fell due (the round may not be planning right now).
+            // A fence retry that fell due, or the end of the quorum's settle time (the
+            // round may not be planning right now).
             self.request_fences();
         }
         self.run_monitors();
@@ -403,7 +428,15 @@ impl Policy {
         let mut dead = NodeSet(dead.0 & known.0);
         dead.remove(me);
         let mut members = NodeSet(members.0 & known.0).minus(dead);
+        let was_quorate = self.quorate;
         self.quorate = quorate && members.contains(me);
+        if !self.quorate {
+            self.quorate_since = None;
+        } else if !was_quorate {
+            // Quorate from now on: the settle time starts (see `request_fences`).
+            self.quorate_since = Some(self.now);
+            self.settle_noted = NodeSet::EMPTY;
+        }
         members.insert(me);
         self.view = members;
         for n in NodeSet(old.minus(members).0 | dead.0).iter() {

@@ -17,6 +17,9 @@ fn cfg(n: usize, groups: &[(&str, usize)], me: usize, af: AutoFailback) -> Polic
         .collect();
     let mut c = PolicyConfig::new(&nodes[me], nodes.clone(), &gs, 1).expect("config");
     c.auto_failback = af;
+    // These tests are about the other rules and keep time still: no settle time after
+    // quorum is gained (the `quorum_settle` tests set one).
+    c.quorum_settle = Duration::ZERO;
     c
 }
 
@@ -26,6 +29,10 @@ struct Cluster {
     /// Ops waiting for the test: (node, action).
     ops: Vec<(usize, Action)>,
     fences: Vec<(usize, NodeId)>,
+    /// Fences said to wait for the quorum to settle: (node, victim, until).
+    deferred: Vec<(usize, NodeId, Duration)>,
+    /// When each fence in `fences` was asked for.
+    fence_times: Vec<Duration>,
     self_fenced: Vec<(usize, SelfFenceReason)>,
     shutdown: Vec<usize>,
     auto_ops: bool,
@@ -45,6 +52,8 @@ impl Cluster {
                 .collect(),
             ops: Vec::new(),
             fences: Vec::new(),
+            deferred: Vec::new(),
+            fence_times: Vec::new(),
             self_fenced: Vec::new(),
             shutdown: Vec::new(),
             auto_ops: true,
@@ -114,7 +123,13 @@ impl Cluster {
                                 }
                             }
                         }
-                        Action::RequestFence(n) => self.fences.push((i, n)),
+                        Action::RequestFence(n) => {
+                            self.fences.push((i, n));
+                            self.fence_times.push(self.now);
+                        }
+                        Action::FenceDeferred { node, until } => {
+                            self.deferred.push((i, node, until))
+                        }
                         Action::SelfFence(r) => self.self_fenced.push((i, r)),
                         Action::ShutdownComplete => self.shutdown.push(i),
                         Action::Monitor(_) | Action::Probe(_) => {}
@@ -777,4 +792,166 @@ fn config_errors_name_the_fix() {
     )
     .expect_err("must fail");
     assert!(matches!(err, PolicyConfigError::DuplicateKey(_)));
+}
+
+fn ms(v: u64) -> Duration {
+    Duration::from_millis(v)
+}
+
+/// Two nodes whose policies wait `settle` after gaining quorum; both booted and running
+/// their groups at 1 s.
+fn settling_pair(settle: Duration) -> Cluster {
+    let mut c = Cluster::new(2, TWO, AutoFailback::On);
+    for p in c.nodes.iter_mut().flatten() {
+        p.cfg.quorum_settle = settle;
+    }
+    c.boot(&[0, 1]);
+    c.advance(secs(1));
+    assert_eq!(c.running_on(0), [0]);
+    assert_eq!(c.running_on(1), [1]);
+    c
+}
+
+/// The chaos campaign's web1/web2 with a ping node (3 votes, quorum 2): web1 is cut off
+/// from web2 and the ping node. web1 (1 vote) loses quorum with web2 dead in its view;
+/// web2 (2 votes) stays quorate, declares web1 dead and asks for its fence, which fails.
+/// Then web1 hears the ping node again before web2: quorate (2 of 3) with a view in which
+/// web2 is dead, a view formed while web1 itself was cut off. Returns the time it became
+/// quorate again.
+fn isolate_web1_then_regain_quorum(c: &mut Cluster) -> Duration {
+    c.cut = vec![(0, 1), (1, 0)];
+    c.view_after_deaths(&[0], &[0], false, &[1]);
+    c.view_after_deaths(&[1], &[1], true, &[0]);
+    assert_eq!(c.running_on(0), Vec::<usize>::new(), "web1 released");
+    // web2 was quorate all along: it asks at once.
+    assert_eq!(c.fences, [(1, NodeId(0))]);
+    c.input(
+        1,
+        Input::FenceDone {
+            node: NodeId(0),
+            ok: false,
+        },
+    );
+    c.advance(secs(2));
+    // The ping node answers web1 again; web2 is not heard yet.
+    c.view(&[0], &[0], true);
+    c.now
+}
+
+#[test]
+fn quorum_settle_a_node_quorate_again_asks_no_fence_and_a_peer_heard_meanwhile_is_a_member() {
+    let mut c = settling_pair(ms(500));
+    let regained = isolate_web1_then_regain_quorum(&mut c);
+    assert_eq!(
+        c.fences,
+        [(1, NodeId(0))],
+        "web1 must not ask to fence web2 the instant it is quorate again"
+    );
+    assert_eq!(
+        c.deferred,
+        [(0, NodeId(1), regained + ms(500))],
+        "said once"
+    );
+    // Its groups wait: web2 is not known clean.
+    assert_eq!(
+        c.status(0).groups[1].reason,
+        Some(Reason::WaitingForFence(NodeId(1)))
+    );
+    assert_eq!(c.running_on(0), Vec::<usize>::new());
+    c.advance(ms(10));
+    // web2's heartbeat arrives within the settle time: it is simply a member again.
+    c.cut.clear();
+    c.view(&[0, 1], &[0, 1], true);
+    c.advance(secs(10));
+    assert!(
+        c.fences.iter().all(|&(by, _)| by != 0),
+        "web1 never asks to fence web2: {:?}",
+        c.fences
+    );
+    assert_eq!(c.deferred.len(), 1, "said once: {:?}", c.deferred);
+    assert_eq!(c.running_on(0), [0]);
+    assert_eq!(c.running_on(1), [1]);
+    assert!(c.status(0).pending_fences.is_empty());
+}
+
+#[test]
+fn quorum_settle_a_peer_still_away_is_fenced_when_the_settle_time_is_up() {
+    let mut c = settling_pair(ms(500));
+    let regained = isolate_web1_then_regain_quorum(&mut c);
+    let due = regained + ms(500);
+    // The DC's timer is the end of the settle time: the fence comes without another event.
+    assert_eq!(
+        c.nodes[0].as_ref().and_then(|p| p.poll_timeout()),
+        Some(due)
+    );
+    let by_web1 = |c: &Cluster| -> Vec<(NodeId, Duration)> {
+        c.fences
+            .iter()
+            .zip(&c.fence_times)
+            .filter(|((by, _), _)| *by == 0)
+            .map(|((_, n), t)| (*n, *t))
+            .collect()
+    };
+    c.advance(ms(499));
+    assert!(by_web1(&c).is_empty(), "{:?}", c.fences);
+    c.advance(ms(1));
+    assert_eq!(by_web1(&c), [(NodeId(1), due)]);
+    // Confirmed (web2 is off): its group moves to web1.
+    c.kill(1);
+    c.input(
+        0,
+        Input::FenceDone {
+            node: NodeId(1),
+            ok: true,
+        },
+    );
+    assert_eq!(c.running_on(0), [0]);
+    assert_eq!(c.running_on(1), [0]);
+    assert_eq!(c.deferred.len(), 1, "said once: {:?}", c.deferred);
+}
+
+#[test]
+fn quorum_settle_applies_to_the_first_quorum_too_and_not_to_deaths_seen_while_quorate() {
+    let mut c = Cluster::new(2, TWO, AutoFailback::On);
+    for p in c.nodes.iter_mut().flatten() {
+        p.cfg.quorum_settle = ms(500);
+    }
+    // Booted alone: web2 never heard, but web1 only just became quorate.
+    c.boot(&[0]);
+    assert!(c.fences.is_empty(), "{:?}", c.fences);
+    assert_eq!(c.deferred, [(0, NodeId(1), ms(500))]);
+    // web2 comes up within the settle time: no fence, and both run their groups.
+    c.advance(ms(200));
+    c.boot(&[0, 1]);
+    c.advance(secs(5));
+    assert!(c.fences.is_empty(), "{:?}", c.fences);
+    assert_eq!(c.running_on(0), [0]);
+    assert_eq!(c.running_on(1), [1]);
+    // Quorate for long: a death is fenced at once.
+    c.kill(1);
+    c.view_after_deaths(&[0], &[0], true, &[1]);
+    assert_eq!(c.fences, [(0, NodeId(1))]);
+    assert_eq!(c.deferred.len(), 1);
+}
+
+#[test]
+fn quorum_settle_is_the_deadtime_in_the_daemon_and_never_zero_by_default() {
+    let hacf = crate::config::parse_hacf(
+        std::path::Path::new("ha.cf"),
+        "keepalive 1\ndeadtime 7\nbcast eth0\nnode web1 web2\n",
+    )
+    .into_result()
+    .expect("ha.cf");
+    let res = crate::config::haresources::parse_haresources(
+        std::path::Path::new("haresources"),
+        "web1 10.0.0.10\n",
+    )
+    .into_result()
+    .expect("haresources");
+    let cf = PolicyConfig::from_config(&hacf, &res, &NodeName::new("web1"), 1).expect("config");
+    assert_eq!(cf.quorum_settle, secs(7));
+    let nodes = vec![NodeName::new("a"), NodeName::new("b")];
+    let cf = PolicyConfig::new(&NodeName::new("a"), nodes, &[], 1).expect("config");
+    assert_eq!(cf.quorum_settle, DEFAULT_QUORUM_SETTLE);
+    assert!(!cf.quorum_settle.is_zero());
 }

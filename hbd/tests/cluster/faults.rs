@@ -94,10 +94,15 @@ impl World {
             }
             5 | 6 if f.partition => {
                 let n = self.params.nodes;
-                let side: Vec<bool> = (0..n).map(|_| self.rng.random_bool(0.5)).collect();
+                let mut side: Vec<bool> = (0..n).map(|_| self.rng.random_bool(0.5)).collect();
                 if side.iter().all(|s| *s) || side.iter().all(|s| !*s) {
                     return self.next_fault();
                 }
+                if self.params.ping {
+                    // The ping node is on one side too.
+                    side.push(self.rng.random_bool(0.5));
+                }
+                let n = self.endpoints();
                 let id = self.seq + 1;
                 for a in 0..n {
                     for b in 0..n {
@@ -114,7 +119,17 @@ impl World {
                 self.after(d, Ev::Undo(Undo::Heal(id)));
             }
             7 if f.one_way => {
-                let b = self.pick();
+                let b = if self.params.ping {
+                    // The ping node may be either end.
+                    self.rng.random_range(0..self.endpoints())
+                } else {
+                    self.pick()
+                };
+                let (i, b) = if b == self.params.nodes && self.rng.random_bool(0.5) {
+                    (b, i)
+                } else {
+                    (i, b)
+                };
                 if b != i && self.cut[i][b].is_none() {
                     let id = self.seq + 1;
                     self.cut[i][b] = Some(id);
@@ -122,7 +137,8 @@ impl World {
                     self.begin_disturbance(b);
                     self.note(format!(
                         "one-way cut {} -> {}",
-                        self.names[i], self.names[b]
+                        self.endpoint_name(i),
+                        self.endpoint_name(b)
                     ));
                     let d = ms(self.rng.random_range(500..5000));
                     self.after(d, Ev::Undo(Undo::Heal(id)));
@@ -195,7 +211,7 @@ impl World {
             Undo::ResumeNode(i) => self.resume_node(i),
             Undo::ResumeDaemon(i, d) => self.resume_daemon(i, d),
             Undo::Heal(id) => {
-                let n = self.params.nodes;
+                let n = self.endpoints();
                 for a in 0..n {
                     for b in 0..n {
                         if self.cut[a][b] == Some(id) {
@@ -282,7 +298,8 @@ impl World {
         self.chaos_end = self.now;
         self.note("faults stop: heal, resume, restart, power on".into());
         let n = self.params.nodes;
-        self.cut = vec![vec![None; n]; n];
+        let e = self.endpoints();
+        self.cut = vec![vec![None; e]; e];
         self.loss = None;
         self.device_down = vec![None; n];
         for i in 0..n {

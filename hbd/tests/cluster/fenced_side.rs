@@ -179,6 +179,10 @@ impl World {
                         }
                     }
                     let off = !matches!(call.action, fenced::history::DeviceAction::On);
+                    if off {
+                        // Invariant 6.
+                        self.watch_early_call(i, target);
+                    }
                     let ok = self.device_down[target].is_none()
                         && !self.rng.random_bool(self.params.device_fail_rate);
                     let max = self.params.device_latency_max.as_millis() as u64;
@@ -235,6 +239,8 @@ impl World {
         justified: bool,
     ) {
         if ok && off && !self.params.lying_devices && self.machines[target].powered {
+            // Invariant 6, before the target goes.
+            self.check_early_calls();
             // Invariant 2 (judged when the device was called).
             if !justified {
                 self.violation(format!(

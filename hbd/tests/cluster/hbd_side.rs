@@ -20,7 +20,7 @@ impl World {
                 let generation = self.machines[i].generation;
                 let m = &self.machines[i];
                 let mut quorum = QuorumConfig {
-                    ping_votes: 0,
+                    ping_votes: u32::from(self.params.ping),
                     ..QuorumConfig::default()
                 };
                 if self.params.qdisk {
@@ -31,10 +31,15 @@ impl World {
                     deadtime: DEADTIME,
                     warntime: WARNTIME,
                     initdead: INITDEAD,
-                    deadping: Duration::from_secs(1),
+                    // ha.cf's default: deadping = deadtime.
+                    deadping: DEADTIME,
                     max_rexmit_delay: ms(50),
                     nodes: m.order.clone(),
-                    ping_nodes: Vec::new(),
+                    ping_nodes: if self.params.ping {
+                        vec![NodeName::new(PING_NODE)]
+                    } else {
+                        Vec::new()
+                    },
                     links: self.params.links,
                     quorum,
                     rng_seed: self.seed ^ pid,
@@ -44,6 +49,8 @@ impl World {
                 policy.auto_failback = self.params.auto_failback;
                 policy.resend_interval = KEEPALIVE;
                 policy.fence_retry = Duration::from_secs(1);
+                // As the daemon: the settle time after quorum is gained is the deadtime.
+                policy.quorum_settle = DEADTIME;
                 policy.probe = self.params.probe;
                 let cfg = NodeConfig {
                     local: m.name.clone(),
@@ -209,6 +216,7 @@ impl World {
     }
 
     pub(super) fn hbd_actions(&mut self, i: usize) {
+        self.track_quorum(i);
         loop {
             let Some(h) = self.machines[i].hbd.as_mut() else {
                 return;
@@ -219,7 +227,7 @@ impl World {
             let pid = h.pid;
             match a {
                 Action::Send(out) => self.transmit(i, &out),
-                Action::PingRound => {}
+                Action::PingRound => self.ping_round(i, pid),
                 Action::Group(g, op) => {
                     self.note(format!("{}: {op:?} group{}", self.names[i], g.0));
                     self.group_op(i, pid, g, op)
@@ -329,6 +337,25 @@ impl World {
                 }
             }
         }
+    }
+
+    /// hbd on `i` sends an echo request to the ping node: the reply comes back unless a
+    /// cut or loss stands in the way (either way).
+    pub(super) fn ping_round(&mut self, i: usize, pid: u64) {
+        if !self.params.ping {
+            return;
+        }
+        let p = self.ping_endpoint();
+        if self.cut[i][p].is_some() || self.cut[p][i].is_some() {
+            return;
+        }
+        if let Some((_, loss)) = self.loss {
+            if self.rng.random_bool(loss) || self.rng.random_bool(loss) {
+                return;
+            }
+        }
+        let rtt = ms(self.rng.random_range(1..=20) + self.rng.random_range(1..=20));
+        self.after(rtt, Ev::PingReply(i, pid));
     }
 
     pub(super) fn group_op(&mut self, i: usize, pid: u64, g: GroupId, op: GroupOp) {

@@ -16,6 +16,11 @@
 //!   module ([`hbd::proto`]) and delivered on every medium to every machine, after 1–20 ms
 //!   (so it reorders), sometimes twice. Faults: symmetric partitions, one-way cuts, loss,
 //!   and replays of recorded packets.
+//! - **Ping node** (some runs; every node gives it `ping_votes` 1): an address on the same
+//!   network answering ICMP echo. hbd sends one echo request with every status; the reply
+//!   comes back after 1–20 ms each way, unless a cut (either way) or loss stands between
+//!   the node and it. It is one more endpoint of the network: partitions put it on one
+//!   side, one-way cuts may involve it.
 //! - **Fencing**: one IPMI-like device per node, called by fenced; slow, failing, down for
 //!   a while, or (in the checker's own test) lying: it reports success without acting.
 //!   A successful honest off powers the target machine off. `fence_tool ack` is given only
@@ -35,6 +40,12 @@
 //! 4. No core's next timeout is at or before the time it was just called at.
 //! 5. After the faults stop (everything healed, resumed, restarted and powered on), every
 //!    group runs on exactly one machine within [`Params::settle_bound`].
+//! 6. A node that is up and running hbd, and that the fencer's hbd hears (or could hear:
+//!    nothing stands between them either way) within the settle time ([`DEADTIME`]) after
+//!    the fencer's quorum was (re)gained, is never fenced on a device call the fencer made
+//!    in that time: a view formed while the fencer was not quorate (cut off itself, most
+//!    likely) is not acted on before its peers could be heard. Judged after every step and
+//!    before the call's power-off takes effect.
 
 #![allow(dead_code)]
 
@@ -81,6 +92,8 @@ pub const FENCE_REPLY_TIMEOUT: Duration = Duration::from_secs(10);
 pub const VOTE_TTL: Duration = Duration::from_secs(1);
 /// A fence is justified if its target was disturbed at most this long before.
 pub const JUSTIFY_WINDOW: Duration = Duration::from_secs(3);
+/// The ping node's name (its address), in runs that have one.
+pub const PING_NODE: &str = "10.99.1.3";
 
 /// A span naming the node and the virtual time, for `SIM_TRACE=1` (the cores' own log
 /// lines then say where and when they happened).
@@ -174,6 +187,8 @@ pub struct Params {
     pub links: u16,
     /// A quorum disk: two nodes with `master_wins` (1 vote), more with nodes − 1 votes.
     pub qdisk: bool,
+    /// A ping node worth one vote on every node ([`PING_NODE`]).
+    pub ping: bool,
     /// `auto_failback`.
     pub auto_failback: AutoFailback,
     /// How long faults are injected.
@@ -209,18 +224,25 @@ impl Params {
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x005e_edc1_u64);
         let nodes = rng.random_range(2..=4);
         let groups = rng.random_range(1..=3);
+        let preferred = (0..groups).map(|_| rng.random_range(0..nodes)).collect();
+        let links = rng.random_range(1..=2);
+        // Two nodes: master_wins; more: nodes − 1 votes, granted by the master within its
+        // partition (drawn apart so older seeds keep their shapes).
+        let qdisk = if nodes == 2 {
+            rng.random_bool(0.7)
+        } else {
+            ChaCha8Rng::seed_from_u64(seed ^ 0x0d15_c0de).random_bool(0.5)
+        };
         Params {
             nodes,
             groups,
-            preferred: (0..groups).map(|_| rng.random_range(0..nodes)).collect(),
-            links: rng.random_range(1..=2),
-            // Two nodes: master_wins; more: nodes − 1 votes, granted by the master within
-            // its partition (drawn apart so older seeds keep their shapes).
-            qdisk: if nodes == 2 {
-                rng.random_bool(0.7)
-            } else {
-                ChaCha8Rng::seed_from_u64(seed ^ 0x0d15_c0de).random_bool(0.5)
-            },
+            preferred,
+            links,
+            qdisk,
+            // Drawn apart too: two nodes without the disk are never quorate alone unless a
+            // ping node breaks the tie; others have one now and then.
+            ping: ChaCha8Rng::seed_from_u64(seed ^ 0x0091_6e0d)
+                .random_bool(if nodes == 2 && !qdisk { 0.8 } else { 0.25 }),
             auto_failback: match rng.random_range(0..3) {
                 0 => AutoFailback::On,
                 1 => AutoFailback::Off,
@@ -255,6 +277,7 @@ impl Params {
             preferred: vec![0],
             links: 1,
             qdisk: nodes == 2,
+            ping: false,
             auto_failback: AutoFailback::Off,
             chaos: Duration::ZERO,
             faults: Faults::NONE,
@@ -353,6 +376,19 @@ struct Machine {
     /// Operations in flight: the result to report.
     /// Disturbances: (start, end).
     disturbed: Vec<(Time, Option<Time>)>,
+    /// Since when its hbd has been quorate without a break (invariant 6).
+    quorate_since: Option<Time>,
+}
+
+/// A fence device call made within the settle time after the fencer's quorum was gained.
+#[derive(Debug, Clone)]
+struct EarlyCall {
+    fencer: usize,
+    target: usize,
+    /// When the fencer's hbd became quorate.
+    quorate_at: Time,
+    /// When the device was called.
+    called_at: Time,
 }
 
 #[derive(Debug, Clone)]
@@ -386,6 +422,8 @@ enum Ev {
         reply: FenceReply,
     },
     QdiskPoll(usize, u64),
+    /// The ping node's echo reply reaches hbd (machine, hbd pid).
+    PingReply(usize, u64),
     /// A disk I/O of qdiskd (machine, pid) completes.
     DiskIo(usize, u64),
     NotifierRefresh(usize, u64),
@@ -437,7 +475,8 @@ pub struct World {
     events: BTreeMap<u64, Ev>,
     seq: u64,
     next_pid: u64,
-    /// `cut[a][b]`: a's packets do not reach b (`Some(fault id)`).
+    /// `cut[a][b]`: a's packets do not reach b (`Some(fault id)`). Endpoints are the
+    /// machines, then the ping node ([`World::ping_endpoint`]).
     cut: Vec<Vec<Option<u64>>>,
     loss: Option<(u64, f64)>,
     device_down: Vec<Option<u64>>,
@@ -448,6 +487,9 @@ pub struct World {
     chaos_end: Time,
     /// Every violation found, with its time.
     pub violations: Vec<String>,
+    /// Device calls made by a fencer whose quorum had not yet held for the settle time,
+    /// on a target up and running hbd (invariant 6).
+    early_calls: Vec<EarlyCall>,
     /// Counts.
     pub stats: Stats,
     /// Log of what happened (printed on failure).
@@ -476,7 +518,7 @@ impl World {
             events: BTreeMap::new(),
             seq: 0,
             next_pid: 1,
-            cut: vec![vec![None; n]; n],
+            cut: vec![vec![None; n + usize::from(params.ping)]; n + usize::from(params.ping)],
             loss: None,
             device_down: vec![None; n],
             archive: VecDeque::new(),
@@ -484,6 +526,7 @@ impl World {
             chaos_over: params.chaos.is_zero(),
             chaos_end: Time(params.chaos),
             violations: Vec::new(),
+            early_calls: Vec::new(),
             stats: Stats::default(),
             log: Vec::new(),
             params,
@@ -527,6 +570,7 @@ impl World {
                 qdiskd: None,
                 holds: vec![false; w.params.groups],
                 disturbed: Vec::new(),
+                quorate_since: None,
             });
         }
         for i in 0..n {
@@ -572,6 +616,22 @@ impl World {
 
     fn index_of(&self, name: &str) -> Option<usize> {
         self.names.iter().position(|n| n.as_str() == name)
+    }
+
+    /// Network endpoints: the machines, then the ping node if there is one.
+    fn endpoints(&self) -> usize {
+        self.params.nodes + usize::from(self.params.ping)
+    }
+
+    /// The ping node's endpoint (meaningful only with [`Params::ping`]).
+    pub fn ping_endpoint(&self) -> usize {
+        self.params.nodes
+    }
+
+    fn endpoint_name(&self, e: usize) -> String {
+        self.names
+            .get(e)
+            .map_or_else(|| format!("ping node {PING_NODE}"), |n| n.to_string())
     }
 
     // ----- machines and daemons ------------------------------------------------------
@@ -626,12 +686,14 @@ impl World {
 
     fn begin_disturbance(&mut self, i: usize) {
         let now = self.now;
-        self.machines[i].disturbed.push((now, None));
+        if let Some(m) = self.machines.get_mut(i) {
+            m.disturbed.push((now, None));
+        }
     }
 
     /// Ends every open disturbance of `i` that nothing else keeps open.
     fn end_disturbance(&mut self, i: usize) {
-        if self.still_disturbed(i) {
+        if i >= self.machines.len() || self.still_disturbed(i) {
             return;
         }
         let now = self.now;
@@ -645,7 +707,7 @@ impl World {
     fn still_disturbed(&self, i: usize) -> bool {
         let m = &self.machines[i];
         let cut =
-            (0..self.params.nodes).any(|j| self.cut[i][j].is_some() || self.cut[j][i].is_some());
+            (0..self.endpoints()).any(|j| self.cut[i][j].is_some() || self.cut[j][i].is_some());
         !m.powered
             || m.paused
             || m.hbd.as_ref().is_none_or(|h| h.paused)
@@ -804,6 +866,9 @@ impl World {
                 reply,
             } => self.hbd_input(node, Some(hbd_pid), Input::FenceReply { ticket, reply }),
             Ev::QdiskPoll(i, boot) => self.qdisk_poll(i, boot),
+            Ev::PingReply(i, pid) => {
+                self.hbd_input(i, Some(pid), Input::PingReply(NodeName::new(PING_NODE)))
+            }
             Ev::DiskIo(i, pid) => self.disk_io_done(i, pid),
             Ev::NotifierRefresh(i, pid) => self.notifier_refresh(i, pid),
             Ev::Fault => self.fault(),
@@ -836,7 +901,77 @@ impl World {
             .collect()
     }
 
+    /// Follows hbd's quorum on machine `i` (invariant 6).
+    fn track_quorum(&mut self, i: usize) {
+        let quorate = self.quorate(i);
+        let now = self.now;
+        let m = &mut self.machines[i];
+        if !quorate {
+            m.quorate_since = None;
+        } else if m.quorate_since.is_none() {
+            m.quorate_since = Some(now);
+        }
+    }
+
+    /// Invariant 6, when fencer `i`'s fenced calls a device to power `target` off: a call
+    /// made before the fencer's quorum held for the settle time, on a target up and
+    /// running hbd, is watched until the settle time is up.
+    fn watch_early_call(&mut self, i: usize, target: usize) {
+        self.track_quorum(i);
+        let Some(quorate_at) = self.machines[i].quorate_since else {
+            return;
+        };
+        if self.now >= quorate_at + DEADTIME || !self.hbd_running(target) {
+            return;
+        }
+        self.early_calls.push(EarlyCall {
+            fencer: i,
+            target,
+            quorate_at,
+            called_at: self.now,
+        });
+    }
+
+    /// Invariant 6: a watched call whose target, up and running hbd, the fencer hears or
+    /// could hear (no cut either way, no loss) within the settle time.
+    pub(super) fn check_early_calls(&mut self) {
+        let now = self.now;
+        self.early_calls.retain(|c| now <= c.quorate_at + DEADTIME);
+        let heard: Vec<(EarlyCall, bool)> = self
+            .early_calls
+            .iter()
+            .filter_map(|c| {
+                let (f, t) = (c.fencer, c.target);
+                let sees = self.sees(f, t);
+                let reachable = self.hbd_running(t)
+                    && self.cut[f][t].is_none()
+                    && self.cut[t][f].is_none()
+                    && self.loss.is_none();
+                (sees || reachable).then(|| (c.clone(), sees))
+            })
+            .collect();
+        for (c, sees) in heard {
+            self.early_calls
+                .retain(|x| (x.fencer, x.target) != (c.fencer, c.target));
+            self.violation(format!(
+                "{}'s fenced called the fence device of {} at {:.3}s, {} ms after {}'s hbd became quorate, and at {:.3}s, within the settle time, {} (up and running hbd) {}: fenced on a view formed before quorum",
+                self.names[c.fencer],
+                self.names[c.target],
+                c.called_at.0.as_secs_f64(),
+                c.called_at.since(c.quorate_at).as_millis(),
+                self.names[c.fencer],
+                now.0.as_secs_f64(),
+                self.names[c.target],
+                if sees { "was heard" } else { "could be heard" },
+            ));
+        }
+    }
+
     fn check(&mut self) {
+        for i in 0..self.params.nodes {
+            self.track_quorum(i);
+        }
+        self.check_early_calls();
         for g in 0..self.params.groups {
             let h = self.holders(g);
             if h.len() > 1 {
@@ -985,20 +1120,41 @@ impl World {
         self.end_disturbance(i);
     }
 
-    /// Cuts `a`'s packets to `b` (one way) until healed.
+    /// Cuts `a`'s packets to `b` (one way) until healed (endpoints: the ping node too).
     pub fn cut_one_way(&mut self, a: usize, b: usize) {
         self.cut[a][b] = Some(u64::MAX);
         self.begin_disturbance(a);
         self.begin_disturbance(b);
         self.note(format!(
             "one-way cut {} -> {}",
-            self.names[a], self.names[b]
+            self.endpoint_name(a),
+            self.endpoint_name(b)
         ));
     }
 
-    /// Cuts both ways between the two sides.
+    /// Cuts both ways between endpoints `a` and `b` until healed.
+    pub fn cut_between(&mut self, a: usize, b: usize) {
+        self.cut_one_way(a, b);
+        self.cut_one_way(b, a);
+    }
+
+    /// Heals the cuts between endpoints `a` and `b`, both ways.
+    pub fn heal_between(&mut self, a: usize, b: usize) {
+        self.cut[a][b] = None;
+        self.cut[b][a] = None;
+        self.note(format!(
+            "healed {} <-> {}",
+            self.endpoint_name(a),
+            self.endpoint_name(b)
+        ));
+        self.end_disturbance(a);
+        self.end_disturbance(b);
+    }
+
+    /// Cuts both ways between the two sides: the machines listed (and the ping node, if
+    /// listed) and every other endpoint.
     pub fn partition(&mut self, side_a: &[usize]) {
-        let n = self.params.nodes;
+        let n = self.endpoints();
         for a in 0..n {
             for b in 0..n {
                 if side_a.contains(&a) != side_a.contains(&b) {
@@ -1039,6 +1195,22 @@ impl World {
     /// The node core of machine `i`, while hbd runs there.
     pub fn core(&self, i: usize) -> Option<&NodeCore> {
         self.machines[i].hbd.as_ref().map(|h| &h.core)
+    }
+
+    /// Whether hbd runs on machine `i` and its partition is quorate.
+    pub fn quorate(&self, i: usize) -> bool {
+        self.machines[i].powered
+            && self
+                .core(i)
+                .is_some_and(|c| c.membership().quorum().quorate)
+    }
+
+    /// Whether hbd on machine `i` sees machine `j` as a member.
+    pub fn sees(&self, i: usize, j: usize) -> bool {
+        self.core(i).is_some_and(|c| {
+            c.node_id(&self.names[j])
+                .is_some_and(|id| c.members().contains(id))
+        })
     }
 
     /// Fences that powered a machine off so far.
