@@ -885,3 +885,27 @@ fn a_peer_that_does_not_say_whom_it_hears_is_taken_to_hear_us() {
         .any(|a| matches!(a, Action::Event(Event::NotHearingUs { .. }))));
     assert!(m.quorum().quorate);
 }
+
+/// After a stall, the peer's status that arrives first no longer lists us and is older than
+/// warntime when the stall's grace ends (the peer is not dead yet): it is not judged deaf
+/// then, and no timer may stay at or before now for it (a busy loop, found by the
+/// whole-cluster simulation once it had ping nodes).
+#[test]
+fn a_stall_grace_ending_past_warntime_of_a_status_leaves_no_timer_in_the_past() {
+    let mut m = core(&["b"]);
+    m.on_packet(at(10), LinkId(0), status_hearing("b", 5, 1, &[]));
+    m.on_packet(at(1000), LinkId(0), status_hearing("b", 5, 2, &["a"]));
+    run_to(&mut m, 2000);
+    drain(&mut m);
+    // Nothing ran until 6.5 s; the first thing read is b's status, no longer listing us.
+    m.on_packet(at(6500), LinkId(0), status_hearing("b", 5, 3, &[]));
+    drain(&mut m);
+    let mut now = at(6500);
+    while now < at(12_000) {
+        let next = m.poll_timeout().expect("a timer");
+        assert!(next > now, "a timer at {next:?}, not after {now:?}");
+        now = next;
+        m.on_tick(now);
+        drain(&mut m);
+    }
+}

@@ -89,10 +89,11 @@ impl Membership {
                     consider(at + timeout + GRANULE);
                 }
                 // Judged only while its status is fresh (see `check_hears_us`): once the
-                // status is older than warntime, the next status re-arms it.
+                // status is older than warntime, the next status re-arms it. Judging waits
+                // for a stall's grace too: a grace ending past that is no time to judge.
                 if let (true, Some(at), Some(seen)) = (p.hears_us, p.heard_us_at, p.last_status_at)
                 {
-                    let due = at + timeout + GRANULE;
+                    let due = (at + timeout + GRANULE).max(floor);
                     if due <= seen + self.cfg.warntime {
                         consider(due);
                     }
