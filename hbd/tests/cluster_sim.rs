@@ -305,9 +305,19 @@ fn hole_a_a_restarted_coordinator_probes_before_it_places() {
 /// - 101535: a fenced back from a pause retried a fence before hbd could tell it the
 ///   victim had rebooted and rejoined;
 /// - 630404836: fenced kept its last "quorate" after hbd left and startup-fenced a node
-///   that had rejoined meanwhile.
+///   that had rejoined meanwhile;
+/// - 3993878470 (with a ping node, as drawn; the others above run without): a node that
+///   left gracefully restarted out of a coordinator's view (a partition that is not
+///   transitive); taken for clean, its group was started next to it;
+/// - 3993878825 (with a ping node): a stall's grace ended after the peer's status had gone
+///   stale: the "does it hear us" timer stayed in the past (a busy loop).
 #[test]
 fn regression_seeds_stay_clean() {
+    let replay = |seed: u64, p: Params| {
+        let mut w = World::new(seed, p);
+        w.run();
+        assert!(w.ok(), "{}", w.report());
+    };
     for seed in [
         2,
         4,
@@ -323,13 +333,17 @@ fn regression_seeds_stay_clean() {
         753_545_301,
     ] {
         // Without a ping node, as when the seed found its hole.
-        let p = Params {
-            ping: false,
-            ..Params::random(seed)
-        };
-        let mut w = World::new(seed, p);
-        w.run();
-        assert!(w.ok(), "{}", w.report());
+        replay(
+            seed,
+            Params {
+                ping: false,
+                ..Params::random(seed)
+            },
+        );
+    }
+    // Found since the random schedules have ping nodes.
+    for seed in [3_993_878_470, 3_993_878_825] {
+        replay(seed, Params::random(seed));
     }
 }
 
@@ -561,5 +575,40 @@ fn a_fence_held_back_for_want_of_quorum_waits_for_the_settle_time_too() {
         assert!(w.powered(1), "node2 was fenced: {}", w.report());
         assert_eq!(w.fences(), 0, "{}", w.report());
         assert_eq!(w.holders_of(0), vec![1], "{}", w.report());
+    }
+}
+
+/// Found by the random schedules once they had ping nodes (seed 3993878470): a partition
+/// that is not transitive. node3 leaves gracefully (clean, for everyone), restarts while
+/// node2 and node3 cannot hear each other, and joins node1, the coordinator, which gives
+/// it its group back. When node1 leaves too, node2 is coordinator of a view without node3:
+/// the "clean" it remembers from node3's leave is out of date (node1's placements named
+/// node3's new incarnation), so it must fence node3 before it starts the group, not start
+/// it next to node3.
+#[test]
+fn a_node_back_out_of_view_is_not_taken_for_the_clean_node_that_left() {
+    for seed in 0..5 {
+        let mut p = Params::quiet(3);
+        p.qdisk = true;
+        p.preferred = vec![2];
+        p.auto_failback = hbd::config::AutoFailback::On;
+        // node2 and node3 may be coordinators of their sides at the same moment: fenced's
+        // random delay keeps them from fencing each other at once.
+        p.random_delay_max = Duration::from_secs(1);
+        let mut w = World::new(seed, p);
+        w.run_until(secs(8));
+        assert_eq!(w.holders_of(0), vec![2], "{}", w.report());
+        w.shutdown_hbd(2);
+        w.run_until(secs(11));
+        assert_eq!(w.holders_of(0).len(), 1, "{}", w.report());
+        w.cut_between(1, 2);
+        w.start_daemon(2, Daemon::Hbd);
+        w.run_until(secs(18));
+        assert_eq!(w.holders_of(0), vec![2], "back on node3: {}", w.report());
+        assert!(!w.sees(1, 2) && !w.sees(2, 1), "{}", w.report());
+        w.shutdown_hbd(0);
+        w.run_until(secs(35));
+        assert!(w.ok(), "seed {seed}: {}", w.report());
+        assert_eq!(w.holders_of(0).len(), 1, "{}", w.report());
     }
 }

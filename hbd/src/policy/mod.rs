@@ -21,7 +21,9 @@
 //!   names the new node. A group nobody holds is placed only when every configured node
 //!   outside the membership is known clean: fenced since it was last seen, or left
 //!   gracefully. Until then the DC asks for fencing (and again every `fence_retry` after a
-//!   failure) and the group's reason says which fence it waits for.
+//!   failure) and the group's reason says which fence it waits for. A node the followed
+//!   DC's placement names with a newer incarnation than this node knows, from outside this
+//!   node's view (a partition that is not transitive), is not known clean any more.
 //! - **Quorum loss** (or losing the DC): a node stops everything it holds; a stop that
 //!   fails makes it fence itself. A failed stop always self-fences: never half-stopped.
 //! - **Quorum settle.** A node that becomes quorate (again, or for the first time) asks for
@@ -211,6 +213,9 @@ pub(crate) struct Peer {
     /// Its latest report said its cluster definition differs from ours (the report itself
     /// is not kept: its ids would be misread).
     pub(crate) differs: bool,
+    /// The highest incarnation known of it (its reports, the DC's placements), kept after
+    /// it is gone: a newer one is a restart.
+    pub(crate) incarnation: u64,
 }
 
 /// Why the policy stopped acting.
@@ -268,6 +273,7 @@ impl Policy {
                 report: None,
                 highwater: None,
                 differs: false,
+                incarnation: 0,
             };
             n
         ];
@@ -575,7 +581,15 @@ impl Policy {
     fn on_message(&mut self, from: NodeId, msg: ClusterMsg) {
         match msg {
             ClusterMsg::Sync(stamp) => self.on_sync(from, stamp),
-            ClusterMsg::Placement(p) => self.on_placement(from, p),
+            ClusterMsg::Placement(p) => {
+                if from != self.me()
+                    && self.follow == Some(from)
+                    && !self.peers[from.index()].differs
+                {
+                    self.note_members_out_of_view(&p.based_on);
+                }
+                self.on_placement(from, p)
+            }
             ClusterMsg::Report(r) => {
                 if from == self.me() {
                     return;
@@ -587,6 +601,7 @@ impl Policy {
                     p.report = None;
                     return;
                 }
+                p.incarnation = p.incarnation.max(r.incarnation);
                 let newer = p
                     .report
                     .as_ref()
@@ -613,6 +628,29 @@ impl Policy {
             ClusterMsg::Admin(cmd) => {
                 if self.dc.is_some() {
                     self.dc_admin(from, cmd);
+                }
+            }
+        }
+    }
+
+    /// The DC this node follows decided on these members (with their incarnations). One
+    /// outside this node's view, listed with an incarnation newer than any this node knows,
+    /// restarted and joined the DC where this node cannot hear it (the partition is not
+    /// transitive): what this node knew of it being clean (it left gracefully, or was
+    /// fenced) is out of date, for it may hold groups again. It is unclean until fenced or
+    /// seen: should this node become DC, nothing it could hold is placed elsewhere first.
+    fn note_members_out_of_view(&mut self, based_on: &[(NodeId, u64)]) {
+        for &(n, incarnation) in based_on {
+            if n == self.me() || self.view.contains(n) {
+                continue;
+            }
+            let Some(p) = self.peers.get_mut(n.index()) else {
+                continue;
+            };
+            if incarnation > p.incarnation {
+                p.incarnation = incarnation;
+                if p.health == NodeHealth::Clean {
+                    p.health = NodeHealth::Unclean;
                 }
             }
         }

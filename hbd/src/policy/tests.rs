@@ -955,3 +955,49 @@ fn quorum_settle_is_the_deadtime_in_the_daemon_and_never_zero_by_default() {
     assert_eq!(cf.quorum_settle, DEFAULT_QUORUM_SETTLE);
     assert!(!cf.quorum_settle.is_zero());
 }
+
+/// Found by the whole-cluster simulation once it had ping nodes: a partition that is not
+/// transitive. web3 left gracefully (clean, for everyone), restarted and rejoined web1,
+/// which web2 hears but web3 does not (and web3 not web2). web1, the DC, gives web3 its
+/// group back. When web1 leaves too, web2 is DC of a view without web3: its old "clean"
+/// for web3 must not let it start the group web3 runs.
+#[test]
+fn a_node_that_left_and_rejoined_out_of_view_is_unclean_again() {
+    let groups = &[("c", 2)];
+    let mut c = Cluster::new(3, groups, AutoFailback::On);
+    c.boot(&[0, 1, 2]);
+    assert_eq!(c.running_on(0), [2]);
+    // web3 leaves gracefully: its group moves, nobody fences it.
+    c.input(2, Input::Shutdown);
+    c.kill(2);
+    c.view(&[0, 1], &[0, 1], true);
+    c.input(0, Input::NodeLeft(NodeId(2)));
+    c.input(1, Input::NodeLeft(NodeId(2)));
+    assert_eq!(c.running_on(0).len(), 1);
+    assert!(!c.running_on(0).contains(&2));
+    // web3 restarts where only web1 hears it (and it hears only web1).
+    let mut cf = cfg(3, groups, 2, AutoFailback::On);
+    cf.incarnation = 2;
+    c.nodes[2] = Some(Policy::new(cf, c.now));
+    c.cut = vec![(1, 2), (2, 1)];
+    c.view(&[0], &[0, 1, 2], true);
+    c.view(&[2], &[0, 2], true);
+    c.input(2, Input::CommUp);
+    c.advance(secs(3));
+    assert_eq!(c.running_on(0), [2], "web1 gave web3 its group back");
+    assert!(c.fences.is_empty(), "{:?}", c.fences);
+    // web1 leaves: web2 and web3 are each DC of their own side.
+    c.input(0, Input::Shutdown);
+    c.kill(0);
+    c.view(&[1], &[1], true);
+    c.view(&[2], &[2], true);
+    c.input(1, Input::NodeLeft(NodeId(0)));
+    c.input(2, Input::NodeLeft(NodeId(0)));
+    c.advance(secs(3));
+    assert_eq!(c.running_on(0), [2], "web2 must not start web3's group");
+    assert!(c.fences.contains(&(1, NodeId(2))), "{:?}", c.fences);
+    assert_eq!(
+        c.status(1).groups[0].reason,
+        Some(Reason::WaitingForFence(NodeId(2)))
+    );
+}

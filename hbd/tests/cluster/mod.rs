@@ -92,6 +92,8 @@ pub const FENCE_REPLY_TIMEOUT: Duration = Duration::from_secs(10);
 pub const VOTE_TTL: Duration = Duration::from_secs(1);
 /// A fence is justified if its target was disturbed at most this long before.
 pub const JUSTIFY_WINDOW: Duration = Duration::from_secs(3);
+/// A run stops after this many violations (the report shows the first few).
+pub const MAX_VIOLATIONS: usize = 100;
 /// The ping node's name (its address), in runs that have one.
 pub const PING_NODE: &str = "10.99.1.3";
 
@@ -725,9 +727,13 @@ impl World {
 
     // ----- the run loop ----------------------------------------------------------------
 
-    /// Runs until `end`.
+    /// Runs until `end`, or until so many violations were found that going on would only
+    /// repeat them (a timer stuck in the past spins without time advancing).
     pub fn run_until(&mut self, end: Time) {
         loop {
+            if self.violations.len() >= MAX_VIOLATIONS {
+                return;
+            }
             let next_event = self.queue.peek().map(|r| r.0 .0);
             let next_timer = self.next_timer();
             let next = [next_event, next_timer].into_iter().flatten().min();
@@ -1112,6 +1118,12 @@ impl World {
             self.begin_disturbance(i);
         }
         self.kill(i, d);
+    }
+
+    /// Asks hbd on machine `i` to shut down gracefully, as SIGTERM does (a scenario step).
+    pub fn shutdown_hbd(&mut self, i: usize) {
+        self.note(format!("{}: hbd asked to shut down", self.names[i]));
+        self.hbd_input(i, None, Input::Terminate);
     }
 
     /// Starts one daemon now (a scenario step).
