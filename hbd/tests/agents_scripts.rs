@@ -368,3 +368,53 @@ fn heartbeat_ocf_form_reads_the_instance_file() {
         Outcome::ConfigError { .. }
     ));
 }
+
+/// The operation ledger for real: while a `stop` runs, the ledger names its process; a
+/// successor (as a restarted hbd's resource worker does first) waits until the stop has
+/// ended, so a probe after it sees the resource stopped, never half done; the ledger is
+/// gone once the agent is reaped.
+#[test]
+fn a_successor_waits_for_a_stop_its_predecessor_left_running() {
+    use hbd::agents::ledger::{OpLedger, Predecessor, LEDGER_FILE};
+    let d = Dirs::new();
+    d.script(
+        "resource.d/slowsvc",
+        r#"
+case "$1" in
+  start) touch "$STATE/on" ;;
+  stop) cp "$STATE/../agent-op" "$STATE/ledger-seen"; sleep 0.6; rm -f "$STATE/on" ;;
+  status) if [ -e "$STATE/on" ]; then echo "running"; else echo "stopped"; fi ;;
+esac
+exit 0
+"#,
+    );
+    let mut cfg = d.config();
+    cfg.op_ledger = Some(d.path(LEDGER_FILE));
+    let a = Agents::new(cfg);
+    let r = res("slowsvc");
+    assert_eq!(a.run(&r, Op::Start), Outcome::Running);
+    assert!(!d.path(LEDGER_FILE).exists(), "cleared after the start");
+    let stopper = {
+        let a = a.clone();
+        let r = r.clone();
+        std::thread::spawn(move || a.run(&r, Op::Stop))
+    };
+    let ledger = OpLedger::new(d.path(LEDGER_FILE));
+    let began = Instant::now();
+    while !d.path("state/ledger-seen").exists() {
+        assert!(
+            began.elapsed() < Duration::from_secs(10),
+            "the stop never ran"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let seen = fs::read_to_string(d.path("state/ledger-seen")).expect("ledger copy");
+    assert!(seen.ends_with("slowsvc stop\n"), "{seen:?}");
+    match ledger.wait_for_predecessor(Duration::from_millis(10)) {
+        Predecessor::Finished(e, _) => assert_eq!(e.what, "slowsvc stop"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(a.status(&r), Outcome::Stopped, "the probe after the wait");
+    assert_eq!(stopper.join().expect("stopper"), Outcome::Stopped);
+    assert!(!d.path(LEDGER_FILE).exists());
+}

@@ -341,8 +341,10 @@ fn regression_seeds_stay_clean() {
             },
         );
     }
-    // Found since the random schedules have ping nodes.
-    for seed in [3_993_878_470, 3_993_878_825] {
+    // Found since the random schedules have ping nodes (5_004_357: a killed hbd's stop was
+    // still running when its successor probed the group, found it running and held it for
+    // ever; the successor now waits for its predecessor's operation).
+    for seed in [3_993_878_470, 3_993_878_825, 5_004_357] {
         replay(seed, Params::random(seed));
     }
 }
@@ -494,18 +496,12 @@ fn web_pair_with_a_ping_node(seed: u64, post_fail_delay: Duration) -> World {
 ///
 /// `at_once`: node1 loses node2 and the ping node in one cut. Which of the two it declares
 /// dead first is then a race: node2 first leaves node1 quorate (node1 and the ping node) for
-/// a moment, in which it asks to fence node2 too, the split-brain race fenced's delays are
-/// for (`post_fail_delay` 1 s here: node1's quorum is gone before fenced acts, and the
-/// request waits for quorum, to be withdrawn when node2 is heard). Otherwise node1 is cut
-/// off from the ping node first and from node2 once the ping node is dead: it is never
-/// quorate with node2 dead until it hears the ping node again, the exact log of the bug.
+/// a moment, but on votes it has not heard within warntime, so it asks for no fence (see
+/// the next test). Otherwise node1 is cut off from the ping node first and from node2 once
+/// the ping node is dead: it is never quorate with node2 dead until it hears the ping node
+/// again, the exact log of the bug. fenced acts at once (no `post_fail_delay`).
 fn isolated_node_hears_the_ping_node_first(seed: u64, at_once: bool) -> World {
-    let delay = if at_once {
-        Duration::from_secs(1)
-    } else {
-        Duration::ZERO
-    };
-    let mut w = web_pair_with_a_ping_node(seed, delay);
+    let mut w = web_pair_with_a_ping_node(seed, Duration::ZERO);
     let ping = w.ping_endpoint();
     w.set_device_down(0, true);
     if at_once {
@@ -542,6 +538,35 @@ fn an_isolated_node_quorate_again_through_the_ping_node_never_fences_the_serving
             assert_eq!(w.holders_of(0), vec![1], "{}", w.report());
             assert!(w.sees(0, 1) && w.sees(1, 0), "{}", w.report());
         }
+    }
+}
+
+/// The campaign's mutual fencing (seeds 76, 80, 104, 129, 157 of its first run): node1 is
+/// cut off from node2 and from the ping node at one moment, both fence devices work and
+/// fenced acts at once. node1 declares its two voters dead a few milliseconds apart; when
+/// node2 goes first, node1 still counts the ping node's vote for that moment (2 of 3) and
+/// would fence node2 while node2 (with the ping node, 2 of 3) fences node1: both off, the
+/// service down. node1 must ask for no fence on a quorum whose votes it has not heard within
+/// warntime: only node1 is fenced, node2 keeps the group.
+#[test]
+fn a_node_cut_off_from_every_voter_at_once_never_fences_on_the_votes_it_is_losing() {
+    for seed in 0..20 {
+        let mut w = web_pair_with_a_ping_node(seed, Duration::ZERO);
+        w.partition(&[0]);
+        w.run_until(secs(20));
+        assert!(w.ok(), "seed {seed}: {}", w.report());
+        assert!(
+            w.powered(1),
+            "seed {seed}: node2 was fenced: {}",
+            w.report()
+        );
+        assert_eq!(w.holders_of(0), vec![1], "seed {seed}: {}", w.report());
+        assert!(
+            !w.powered(0),
+            "seed {seed}: node1 is fenced: {}",
+            w.report()
+        );
+        assert_eq!(w.fences(), 1, "seed {seed}: {}", w.report());
     }
 }
 

@@ -66,6 +66,8 @@ pub struct AgentConfig {
     pub garp: GarpConfig,
     /// Variables added to every agent's environment.
     pub env: Vec<(String, String)>,
+    /// Where the agent running now is written down ([`super::ledger`]; `None`: nowhere).
+    pub op_ledger: Option<PathBuf>,
 }
 
 impl Default for AgentConfig {
@@ -81,6 +83,7 @@ impl Default for AgentConfig {
             stop_retry_interval: Duration::from_secs(1),
             garp: GarpConfig::default(),
             env: Vec::new(),
+            op_ledger: None,
         }
     }
 }

@@ -69,6 +69,12 @@ pub struct Finished {
 
 /// Runs `inv` to completion or timeout. Errors only when the process cannot be started.
 pub fn run(inv: &Invocation) -> io::Result<Finished> {
+    run_with(inv, |_| {})
+}
+
+/// [`run`], calling `spawned` with the process id once the agent runs (for the operation
+/// ledger, [`super::ledger`]).
+pub fn run_with(inv: &Invocation, spawned: impl FnOnce(u32)) -> io::Result<Finished> {
     let started = Instant::now();
     let deadline = started + inv.timeout;
     let mut child = Command::new(&inv.program)
@@ -80,6 +86,7 @@ pub fn run(inv: &Invocation) -> io::Result<Finished> {
         .process_group(0)
         .spawn()?;
     let pid = Pid::from_child(&child);
+    spawned(child.id());
     let pidfd = pidfd_open(pid, PidfdFlags::empty()).ok();
     let mut out = Pipe::new(child.stdout.take(), STDOUT_KEEP);
     let mut err = Pipe::new(child.stderr.take(), STDERR_KEEP);

@@ -17,6 +17,7 @@ pub mod exec;
 pub mod group;
 pub mod ip;
 pub mod judge;
+pub mod ledger;
 pub mod lookup;
 pub mod ocf;
 pub mod outcome;

@@ -10,6 +10,7 @@ use super::exec::{self, Invocation};
 use super::group::{self, Executor, GroupReport, GroupStatus, StopPolicy};
 use super::ip::FloatingIp;
 use super::judge;
+use super::ledger::OpLedger;
 use super::lookup::{resolve, Agent};
 use super::outcome::{Op, Outcome};
 
@@ -144,7 +145,16 @@ impl Agents {
             env: full_env,
             timeout,
         };
-        match exec::run(&inv) {
+        let ledger = self.cfg.op_ledger.as_ref().map(OpLedger::new);
+        let ran = exec::run_with(&inv, |pid| {
+            if let Some(l) = &ledger {
+                l.record(pid, timeout, &format!("{resource} {op}"));
+            }
+        });
+        if let Some(l) = &ledger {
+            l.clear();
+        }
+        match ran {
             Ok(finished) => judge(op, &finished),
             Err(e) => Outcome::Failed {
                 code: e.raw_os_error().unwrap_or(-1),

@@ -180,7 +180,9 @@ pub fn run(opts: Options, cfg: Config) -> Result<(), DaemonError> {
     if let Some(path) = &opts.qdisk_socket {
         workers::poll_qdisk(path.clone(), Arc::clone(&partition), tx.clone());
     }
-    let agents = Agents::new(opts.agents.clone());
+    let mut agent_cfg = opts.agents.clone();
+    agent_cfg.op_ledger = Some(opts.state_dir.join(crate::agents::ledger::LEDGER_FILE));
+    let agents = Agents::new(agent_cfg);
     // The worker finds groups by the policy's ids (sorted by key, not haresources order).
     let mut by_id = cfg.resources.clone();
     by_id.groups = core

@@ -12,13 +12,15 @@ use fenced::client::FencedClient;
 use fenced::history::{FenceAction, Origin};
 
 use super::Ev;
+use crate::agents::ledger::{OpLedger, PREDECESSOR_POLL};
 use crate::agents::Agents;
 use crate::config::{NodeName, Resources};
 use crate::membership::QdiskVotes;
 use crate::node::{FenceReply, FenceTicket, FencedNotice, GroupOp, GroupResult, QdiskReport};
 use crate::policy::GroupId;
 
-/// Starts the group worker; returns where to queue operations.
+/// Starts the group worker; returns where to queue operations. Before its first operation
+/// it waits for an agent a killed predecessor left running ([`crate::agents::ledger`]).
 pub fn group_worker(
     agents: Agents,
     resources: Resources,
@@ -28,6 +30,9 @@ pub fn group_worker(
     let _ = std::thread::Builder::new()
         .name("hbd groups".into())
         .spawn(move || {
+            if let Some(path) = &agents.config().op_ledger {
+                OpLedger::new(path).wait_for_predecessor(PREDECESSOR_POLL);
+            }
             for (g, op) in ops {
                 let Some(group) = resources.groups.get(g.index()) else {
                     continue;

@@ -523,15 +523,25 @@ impl Membership {
     }
 
     fn evaluate_quorum(&self) -> QuorumStatus {
+        self.evaluate_quorum_heard_since(None)
+    }
+
+    /// The quorum, counting only the members whose last status and the ping nodes whose
+    /// last reply came at or after `since` (all of them with `None`).
+    fn evaluate_quorum_heard_since(&self, since: Option<Time>) -> QuorumStatus {
+        let fresh = |last: Option<Time>| since.is_none_or(|s| last.is_some_and(|t| t >= s));
         let me = (self.state != LocalState::Left).then_some(&self.local);
         let all = std::iter::once(&self.local).chain(self.peers.iter().map(|p| &p.name));
-        let live = me
-            .into_iter()
-            .chain(self.peers.iter().filter(|p| p.is_member()).map(|p| &p.name));
+        let live = me.into_iter().chain(
+            self.peers
+                .iter()
+                .filter(|p| p.is_member() && fresh(p.last_status_at))
+                .map(|p| &p.name),
+        );
         let pings_up = self
             .pings
             .iter()
-            .filter(|p| p.status == NodeStatus::Ping)
+            .filter(|p| p.status == NodeStatus::Ping && fresh(p.last_reply))
             .count();
         let qdisk = self.qdisk.map(|q| QdiskVotes {
             held: q.held && self.qdisk_master_in_partition(),
@@ -539,6 +549,38 @@ impl Membership {
         });
         self.quorum
             .evaluate(all, live, self.pings.len(), pings_up, qdisk)
+    }
+
+    /// The quorum at `now` counting only fresh votes: members whose last status and ping
+    /// nodes whose last reply came within `warntime` (the quorum disk's votes count as
+    /// [`Membership::quorum`] counts them: qdiskd's confirmations have their own time to
+    /// live). A node cut off from every voter at once stays quorate in [`Membership::quorum`]
+    /// until the last of them is declared dead, a deadtime after the silence began; in
+    /// the moment between two of those deaths it must not act on its quorum. On fresh
+    /// votes it is not quorate from `warntime` into the silence.
+    pub fn fresh_quorum(&self, now: Time) -> QuorumStatus {
+        let since = Time(now.0.saturating_sub(self.cfg.warntime));
+        self.evaluate_quorum_heard_since(Some(since))
+    }
+
+    /// The voters counted in [`Membership::quorum`] but not in [`Membership::fresh_quorum`]
+    /// at `now`, with how long they have been silent (for the log).
+    pub fn stale_voters(&self, now: Time) -> Vec<(NodeName, Duration)> {
+        let stale = |last: Option<Time>| {
+            let silent = last.map_or(Duration::MAX, |t| now.since(t));
+            (silent > self.cfg.warntime).then_some(silent)
+        };
+        let peers = self
+            .peers
+            .iter()
+            .filter(|p| p.is_member())
+            .filter_map(|p| stale(p.last_status_at).map(|d| (p.name.clone(), d)));
+        let pings = self
+            .pings
+            .iter()
+            .filter(|p| p.status == NodeStatus::Ping)
+            .filter_map(|p| stale(p.last_reply).map(|d| (p.name.clone(), d)));
+        peers.chain(pings).collect()
     }
 
     /// Whether the quorum disk's master is this node or a member of our partition.

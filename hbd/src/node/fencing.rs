@@ -86,6 +86,11 @@ impl FenceTalk {
         Some(node)
     }
 
+    /// The ticket outstanding for `node`, if any.
+    pub(crate) fn ticket_of(&self, node: NodeId) -> Option<FenceTicket> {
+        self.outstanding.get(&node).map(|o| o.ticket)
+    }
+
     /// Withdraws the outstanding request for `node`; whether there was one.
     pub(crate) fn withdraw(&mut self, node: NodeId) -> bool {
         self.outstanding.remove(&node).is_some()

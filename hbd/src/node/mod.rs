@@ -28,6 +28,13 @@
 //!   not: a fence it holds back for want of quorum (an earlier request, its startup fencing)
 //!   is not carried out on a view formed while this node was cut off. The policy waits as
 //!   long before it asks for any fence.
+//! - A fence request reaches fenced only while this node is quorate on fresh votes
+//!   ([`Membership::fresh_quorum`]: every vote counted was heard within warntime) and its
+//!   quorum has held for the settle time; until then the core holds it (under its ticket,
+//!   so the reply deadline, a withdrawal or a newer request end it as they would at
+//!   fenced). A node cut off from all its voters at once declares them dead one by one, a
+//!   few milliseconds apart, and is still quorate on the ones not yet declared: it must
+//!   not fence the first one in that moment while the other side fences it.
 
 mod codec;
 mod fencing;
@@ -36,7 +43,7 @@ mod votes;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::Duration;
 
 use crate::agents::{GroupOutcome, GroupStatus};
@@ -218,6 +225,10 @@ pub struct NodeCore {
     quorate_since: Option<Time>,
     /// When fenced is to be told the partition is quorate (the settle time is up then).
     tell_quorate_at: Option<Time>,
+    /// Fence requests held until this node is quorate on fresh votes, with their tickets.
+    held_fences: BTreeMap<NodeId, FenceTicket>,
+    /// When the settle time that holds them ends, while that is ahead.
+    held_wake: Option<Time>,
 }
 
 impl NodeCore {
@@ -250,6 +261,8 @@ impl NodeCore {
             last_members: None,
             quorate_since: None,
             tell_quorate_at: None,
+            held_fences: BTreeMap::new(),
+            held_wake: None,
         };
         core.drain(now);
         core
@@ -273,6 +286,7 @@ impl NodeCore {
             self.fencing.as_ref().and_then(FenceTalk::next_deadline),
             self.votes.as_ref().and_then(VoteFreshness::deadline),
             self.tell_quorate_at,
+            self.held_fences_wake(),
         ]
         .into_iter()
         .flatten()
@@ -310,6 +324,7 @@ impl NodeCore {
             }
         }
         self.drain(now);
+        self.release_held_fences(now);
     }
 
     /// Time passed: runs whatever fell due at `now`.
@@ -361,6 +376,7 @@ impl NodeCore {
             }
         }
         self.drain(now);
+        self.release_held_fences(now);
     }
 
     // ----- queries -------------------------------------------------------------------
@@ -746,6 +762,79 @@ impl NodeCore {
         }
     }
 
+    /// Why a fence request must not reach fenced now (`None`: it may): this node is not
+    /// quorate on votes heard within warntime, or its quorum has not held for the settle
+    /// time.
+    fn why_not_ask_fenced(&self, now: Time) -> Option<String> {
+        let fresh = self.membership.fresh_quorum(now);
+        if !fresh.quorate {
+            let silent: Vec<String> = self
+                .membership
+                .stale_voters(now)
+                .into_iter()
+                .map(|(n, d)| match d {
+                    Duration::MAX => format!("{n} never heard"),
+                    d => {
+                        let ms = Duration::from_millis(d.as_millis() as u64);
+                        format!("{n} silent for {}", humantime::format_duration(ms))
+                    }
+                })
+                .collect();
+            let q = self.membership.quorum();
+            return Some(format!(
+                "quorate on {} of {} votes, but only {} were heard within warntime ({}): this node may be the one cut off",
+                q.votes,
+                q.expected,
+                fresh.votes,
+                silent.join(", ")
+            ));
+        }
+        match self.quorum_settled_at() {
+            Some(at) if at > now => Some(format!(
+                "quorum has not held for the settle time yet ({} more)",
+                humantime::format_duration(at.since(now))
+            )),
+            Some(_) => None,
+            None => Some("not quorate".to_string()),
+        }
+    }
+
+    /// When this node's current quorum will have held for the settle time (`None`: not
+    /// quorate).
+    fn quorum_settled_at(&self) -> Option<Time> {
+        self.quorate_since
+            .map(|since| since + self.policy.config().quorum_settle)
+    }
+
+    /// Sends the held fence requests that may now reach fenced; forgets those whose ticket
+    /// is no longer outstanding (withdrawn, timed out, replaced).
+    fn release_held_fences(&mut self, now: Time) {
+        if self.held_fences.is_empty() {
+            return;
+        }
+        let Some(f) = self.fencing.as_ref() else {
+            self.held_fences.clear();
+            return;
+        };
+        self.held_fences
+            .retain(|id, ticket| f.ticket_of(*id) == Some(*ticket));
+        self.held_wake = self.quorum_settled_at().filter(|&at| at > now);
+        if self.held_fences.is_empty() || self.why_not_ask_fenced(now).is_some() {
+            return;
+        }
+        for (id, ticket) in std::mem::take(&mut self.held_fences) {
+            let node = self.name_of(id);
+            tracing::info!("asking fenced to fence {node} (the request was held until now)");
+            self.actions.push_back(Action::Fence { ticket, node });
+        }
+    }
+
+    /// When a held fence request may next be released by time alone: the end of the settle
+    /// time, while it is still ahead (fresh votes come with inputs).
+    fn held_fences_wake(&self) -> Option<Time> {
+        self.held_wake.filter(|_| !self.held_fences.is_empty())
+    }
+
     /// `node` is alive again: pending fence work for it is withdrawn, fenced is told.
     fn rejoined(&mut self, now: Time, id: NodeId, node: &NodeName) {
         if self.left {
@@ -753,8 +842,10 @@ impl NodeCore {
         }
         if self.fencing.as_mut().is_some_and(|f| f.withdraw(id)) {
             tracing::info!("{node} rejoined: the request to fence it is withdrawn");
-            self.actions
-                .push_back(Action::WithdrawFence { node: node.clone() });
+            if self.held_fences.remove(&id).is_none() {
+                self.actions
+                    .push_back(Action::WithdrawFence { node: node.clone() });
+            }
             self.policy.handle(now.0, policy::Input::FenceWithdrawn(id));
         }
         self.actions
@@ -830,8 +921,19 @@ impl NodeCore {
                 match &mut self.fencing {
                     Some(f) => {
                         let ticket = f.request(now, id);
-                        tracing::info!("asking fenced to fence {node}");
-                        self.actions.push_back(Action::Fence { ticket, node });
+                        match self.why_not_ask_fenced(now) {
+                            None => {
+                                self.held_fences.remove(&id);
+                                tracing::info!("asking fenced to fence {node}");
+                                self.actions.push_back(Action::Fence { ticket, node });
+                            }
+                            Some(why) => {
+                                tracing::warn!(
+                                    "the request to fence {node} is held until it may reach fenced: {why}"
+                                );
+                                self.held_fences.insert(id, ticket);
+                            }
+                        }
                     }
                     None => {
                         tracing::error!(

@@ -646,3 +646,74 @@ fn fenced_hears_quorate_only_once_quorum_has_held_for_the_settle_time() {
     );
     assert!(p.since(regained, 0, is_fence).is_empty());
 }
+
+/// The chaos campaign's mutual fencing: a node cut off from its peer and, a moment later,
+/// from the ping node declares the peer dead while the ping node is silent past warntime
+/// but not yet dead. Quorate on paper (2 of 3), it holds the request: it may be the one cut
+/// off. The ping node answering again (while the peer stays silent) makes the votes fresh,
+/// and the held request goes to fenced under its ticket.
+#[test]
+fn a_fence_asked_on_votes_not_heard_within_warntime_is_held_until_they_are() {
+    let mut p = Pair::new();
+    p.run(6000, |_| {});
+    p.cut = true;
+    p.run(6100, |_| {});
+    p.ping_cut[0] = true;
+    let mut held_at = None;
+    p.run(8000, |p| {
+        if held_at.is_none()
+            && p.log_a()
+                .iter()
+                .any(|l| l.contains("the request to fence b is held"))
+        {
+            held_at = Some(p.now);
+            p.ping_cut[0] = false;
+        }
+    });
+    let held_at = held_at.expect("a held its request to fence b");
+    let log = p.log_a();
+    let held = log
+        .iter()
+        .find(|l| l.contains("the request to fence b is held"))
+        .expect("held");
+    assert!(
+        held.contains(
+            "quorate on 2 of 3 votes, but only 1 were heard within warntime (p silent for"
+        ) && held.contains("this node may be the one cut off"),
+        "{held}"
+    );
+    let asked = p.since(6000, 0, is_fence);
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    assert!(
+        asked[0].0 > held_at,
+        "sent when the ping node answered: {asked:?}"
+    );
+    assert!(
+        log.iter()
+            .any(|l| l.contains("asking fenced to fence b (the request was held until now)")),
+        "{log:#?}"
+    );
+    assert!(p.quorate(0) && !p.sees(0));
+}
+
+/// Cut off from the peer and the ping node at one moment, a node asks for no fence at all,
+/// whichever of the two it declares dead first; and a request it held is withdrawn without
+/// a word to fenced (which never had it) when the peer is heard again.
+#[test]
+fn a_node_cut_off_from_every_voter_at_once_asks_for_no_fence() {
+    let mut p = Pair::new();
+    p.run(6000, |_| {});
+    p.cut = true;
+    p.ping_cut[0] = true;
+    p.run(8000, |_| {});
+    assert!(!p.quorate(0) && p.quorate(1));
+    assert!(p.since(6000, 0, is_fence).is_empty());
+    p.cut = false;
+    p.ping_cut[0] = false;
+    p.run(10_000, |_| {});
+    assert!(p.sees(0) && p.sees(1), "members again");
+    assert!(p.since(6000, 0, is_fence).is_empty());
+    assert!(p
+        .since(6000, 0, |a| matches!(a, Action::WithdrawFence { .. }))
+        .is_empty());
+}

@@ -368,8 +368,10 @@ impl World {
             GroupOp::Monitor | GroupOp::Probe => true,
         };
         let d = ms(self.rng.random_range(10..300));
-        self.after(
-            d,
+        let done = self.now.max(self.machines[i].ops_busy_until) + d;
+        self.machines[i].ops_busy_until = done;
+        self.at(
+            done,
             Ev::GroupDone {
                 node: i,
                 hbd_pid: pid,

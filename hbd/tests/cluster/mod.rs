@@ -375,7 +375,10 @@ struct Machine {
     fenced: Option<Fenced>,
     qdiskd: Option<Qdiskd>,
     holds: Vec<bool>,
-    /// Operations in flight: the result to report.
+    /// When the resource operation last queued on this machine ends: operations run one
+    /// at a time, and one that a killed hbd left running is waited for by its successor
+    /// (hbd's operation ledger), so a probe never races a stop still under way.
+    ops_busy_until: Time,
     /// Disturbances: (start, end).
     disturbed: Vec<(Time, Option<Time>)>,
     /// Since when its hbd has been quorate without a break (invariant 6).
@@ -572,6 +575,7 @@ impl World {
                 qdiskd: None,
                 holds: vec![false; w.params.groups],
                 disturbed: Vec::new(),
+                ops_busy_until: Time::ZERO,
                 quorate_since: None,
             });
         }
@@ -672,6 +676,7 @@ impl World {
         m.fenced = None;
         m.qdiskd = None;
         m.holds = vec![false; self.params.groups];
+        m.ops_busy_until = Time::ZERO;
     }
 
     fn hbd_running(&self, i: usize) -> bool {
