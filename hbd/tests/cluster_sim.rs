@@ -343,8 +343,10 @@ fn regression_seeds_stay_clean() {
     }
     // Found since the random schedules have ping nodes (5_004_357: a killed hbd's stop was
     // still running when its successor probed the group, found it running and held it for
-    // ever; the successor now waits for its predecessor's operation).
-    for seed in [3_993_878_470, 3_993_878_825, 5_004_357] {
+    // ever; the successor now waits for its predecessor's operation; 742_445_627: at comm
+    // up the "does it still hear us" timer fell into a past in which the peer's status had
+    // been fresh, and stayed there).
+    for seed in [3_993_878_470, 3_993_878_825, 5_004_357, 742_445_627] {
         replay(seed, Params::random(seed));
     }
 }

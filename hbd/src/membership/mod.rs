@@ -161,6 +161,8 @@ pub struct Membership {
     stall_reported: bool,
     /// After a stall of this process: no death is judged before this time.
     judge_after: Option<Time>,
+    /// The time of the latest input (timers never fall before it).
+    last_input: Time,
     quorum: Quorum,
     qdisk: Option<QdiskVotes>,
     /// The quorum disk's master, as qdiskd last reported it.
@@ -227,6 +229,7 @@ impl Membership {
             last_status_sent: now,
             stall_reported: false,
             judge_after: None,
+            last_input: now,
             quorum,
             qdisk: None,
             qdisk_master: None,
@@ -610,6 +613,7 @@ impl Membership {
 
     /// After every input: comm up, quorum.
     fn after_input(&mut self, now: Time) {
+        self.last_input = self.last_input.max(now);
         if !self.comm_up
             && self.peers.iter().all(|p| p.status != NodeStatus::Init)
             && self.pings.iter().all(|p| p.status != NodeStatus::Init)

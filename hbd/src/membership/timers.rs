@@ -91,10 +91,14 @@ impl Membership {
                 // Judged only while its status is fresh (see `check_hears_us`): once the
                 // status is older than warntime, the next status re-arms it. Judging waits
                 // for a stall's grace too: a grace ending past that is no time to judge.
+                // A window already over at the latest input is no timer either (the
+                // timeout shrinks from initdead to deadtime at comm up, which can move the
+                // due time into a past the status was still fresh in).
                 if let (true, Some(at), Some(seen)) = (p.hears_us, p.heard_us_at, p.last_status_at)
                 {
                     let due = (at + timeout + GRANULE).max(floor);
-                    if due <= seen + self.cfg.warntime {
+                    let fresh_until = seen + self.cfg.warntime;
+                    if due <= fresh_until && self.last_input <= fresh_until {
                         consider(due);
                     }
                 }
