@@ -41,6 +41,7 @@ pub fn run(bins: Binaries, out: &mut dyn Write) -> Result<()> {
     show_config(&c, out)?;
 
     let took = c.wait_settled_on("web1", Duration::from_secs(60))?;
+    c.check_daemons()?;
     writeln!(
         out,
         "== Who serves? curl http://{}/ from the client: served by web1 ({:.1} s after start)",

@@ -145,17 +145,23 @@ pub enum Fencing {
     /// heartbeat port are disabled, so it can neither write to the shared disk nor serve;
     /// fenced enables them again when the node starts after a reboot (unfencing).
     Fabric,
+    /// Through the quorum disk (`fence_qd_poison`): a poison pill in the victim's slot; its
+    /// qdiskd acknowledges and fences itself (`kill-cgroup`), and a node that cannot read the
+    /// pill is reset by its watchdog (every node gets the lab's watchdog; needs the quorum
+    /// disk).
+    Poison,
     /// A fence agent that reports success at once without doing anything: only for the
     /// benchmark's like-for-like comparison with heartbeat, which does not fence.
     NoOp,
 }
 
 impl Fencing {
-    /// `ipmi`, `fabric` or `noop`.
+    /// `ipmi`, `fabric`, `poison` or `noop`.
     pub fn name(self) -> &'static str {
         match self {
             Fencing::Ipmi => "ipmi",
             Fencing::Fabric => "fabric",
+            Fencing::Poison => "poison",
             Fencing::NoOp => "noop",
         }
     }
@@ -353,6 +359,21 @@ impl HaCluster {
         if spec.fencing == Fencing::Fabric && ours {
             builder = builder.snmp(true).san(true);
         }
+        if spec.fencing == Fencing::Poison && ours {
+            if !spec.qdisk {
+                return Err(LabError::Invalid(
+                    "poison-pill fencing goes through the quorum disk: add --qdisk".into(),
+                ));
+            }
+            let agent = bins.path("fence_qd_poison");
+            if !agent.exists() {
+                return Err(LabError::Invalid(format!(
+                    "{} is missing: build the workspace first (cargo build --workspace --bins)",
+                    agent.display()
+                )));
+            }
+            builder = builder.watchdogs(true);
+        }
         if (ours && spec.qdisk) || spec.writer {
             builder = builder.shared_disk(SHARED_DISK_SIZE, 512);
         }
@@ -537,7 +558,7 @@ impl HaCluster {
                         bmc.credentials().password
                     ));
                 }
-                Fencing::Fabric => {}
+                Fencing::Fabric | Fencing::Poison => {}
                 Fencing::NoOp => {
                     let agent = etc.join("fence_noop");
                     self.write(&agent, NOOP_AGENT, 0o755)?;
@@ -557,6 +578,10 @@ impl HaCluster {
                 nodes.push_str(&format!(
                     "[[node]]\nname = \"{name}\"\nid = {n}\n[[node.fence]]\ndevices = [{{ device = \"fabric\", port = \"{ports}\" }}]\n[[node.unfence]]\ndevice = \"fabric\"\nport = \"{ports}\"\n\n"
                 ));
+            } else if self.spec.fencing == Fencing::Poison {
+                nodes.push_str(&format!(
+                    "[[node]]\nname = \"{name}\"\nid = {n}\n[[node.fence]]\ndevices = [{{ device = \"poison\", port = \"{name}\" }}]\n\n"
+                ));
             } else {
                 nodes.push_str(&format!(
                     "[[node]]\nname = \"{name}\"\nid = {n}\n[[node.fence]]\ndevices = [{{ device = \"ipmi-{name}\" }}]\n\n"
@@ -572,9 +597,25 @@ impl HaCluster {
                 snmp.credentials().rw_community
             ));
         }
+        if self.spec.fencing == Fencing::Poison {
+            // The agent runs on the fencing node and reaches the disk by that node's path.
+            devices.push_str(&format!(
+                "[[fence_device]]\nname = \"poison\"\nagent = \"{}\"\ndevice = \"{}\"\ncluster_file = \"/etc/cluster/cluster.toml\"\n\n",
+                self.fence_agent("fence_qd_poison")?.display(),
+                self.lab.disk()?.device(i)?.display(),
+            ));
+        }
         let quorumd = if self.spec.qdisk {
+            let watchdog = if self.spec.fencing == Fencing::Poison {
+                format!(
+                    "# The lab's watchdog: on expiry the node is reset.\nwatchdog = \"{}\"\n",
+                    self.lab.watchdog(i)?.path().display()
+                )
+            } else {
+                "# This lab gives its nodes no watchdog: qdiskd says so at start.\nwatchdog = \"none\"\n".to_string()
+            };
             format!(
-                "[quorumd]\ndevice = \"{}\"\ninterval = \"{}ms\"\ntko = {}\nself_fence = \"kill-cgroup\"\n# This lab gives its nodes no watchdog: qdiskd says so at start.\nwatchdog = \"none\"\n",
+                "[quorumd]\ndevice = \"{}\"\ninterval = \"{}ms\"\ntko = {}\nself_fence = \"kill-cgroup\"\n{watchdog}",
                 self.lab.disk()?.device(i)?.display(),
                 self.spec.qdisk_timing.0.as_millis(),
                 self.spec.qdisk_timing.1
@@ -880,6 +921,41 @@ impl HaCluster {
     }
 
     /// The last lines of every daemon log of the web nodes, for failure messages.
+    /// Checks that every daemon of the stack runs on every web node that is powered on: a
+    /// daemon that refused its configuration exits at once, and a cluster that serves
+    /// without it (hbd alone still fails over) is not the cluster asked for. The error names
+    /// the node and the daemon and quotes the end of its log.
+    pub fn check_daemons(&self) -> Result<()> {
+        let names: &[&str] = match (self.spec.stack, self.spec.qdisk) {
+            (Stack::Heartbeat, _) => &[],
+            (Stack::Ours, true) => &["qdiskd", "fenced", "hbd"],
+            (Stack::Ours, false) => &["fenced", "hbd"],
+        };
+        let mut missing = Vec::new();
+        for i in self.web_nodes() {
+            let node = self.lab.node(i);
+            for name in names {
+                if self.daemon_pid(i, name).is_none() {
+                    let log = node.log_dir().join(format!("lab-{name}.log"));
+                    let text = std::fs::read_to_string(&log).unwrap_or_default();
+                    let tail: Vec<&str> = text.lines().rev().take(5).collect();
+                    missing.push(format!(
+                        "{name} is not running on {}; the end of {}:\n{}",
+                        node.hostname(),
+                        log.display(),
+                        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                    ));
+                }
+            }
+        }
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(LabError::Invalid(missing.join("\n")))
+        }
+    }
+
+    /// The last 30 lines of every web node's daemon logs.
     pub fn logs(&self) -> String {
         let mut s = String::new();
         for i in self.web_nodes() {

@@ -121,3 +121,50 @@ fn the_checker_catches_a_lying_fence_agent() {
         record.fences
     );
 }
+
+/// Poison-pill fencing in the campaign's cluster: two nodes with the quorum disk and the
+/// lab's watchdogs. web1, the holder, hangs (every process frozen): web2 fences it through
+/// the disk (web1's watchdog, no longer petted, powers it off; the agent's message wait
+/// covers that) and takes the group and the disk region over. No rule is broken, the
+/// fence succeeded, and web2 wrote after web1.
+#[test]
+fn a_hung_holder_is_fenced_by_poison_pill_and_its_peer_takes_over() {
+    require_root("a_hung_holder_is_fenced_by_poison_pill_and_its_peer_takes_over");
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let out = tempfile::tempdir().expect("tempdir");
+    let schedule = Schedule {
+        seed: 0,
+        options: Options {
+            nodes: 2,
+            stack: "ours".into(),
+            qdisk: true,
+            fencing: "poison".into(),
+            timing: "demo".into(),
+            auto_failback: "off".into(),
+            prefer: "web1".into(),
+            writer: true,
+        },
+        duration: Duration::from_secs(20),
+        steps: vec![Step {
+            at: Duration::from_secs(1),
+            fault: Fault::parse_line("pause web1").expect("fault"),
+        }],
+    };
+    let record = run(&schedule, &config(out.path(), false));
+    let timeline = lab::chaos::report::merged_timeline(&record);
+    assert_eq!(record.verdict, Verdict::Ok, "{timeline}");
+    assert!(
+        record
+            .fences
+            .iter()
+            .any(|f| f.victim == "web1" && f.by == "web2" && f.result == "fenced"),
+        "{:?}\n{timeline}",
+        record.fences
+    );
+    let owners: Vec<&str> = record.ownership.iter().map(|o| o.node.as_str()).collect();
+    let first_web2 = owners.iter().position(|o| *o == "web2");
+    assert!(
+        owners.first() == Some(&"web1") && first_web2.is_some(),
+        "web1 wrote, then web2: {owners:?}\n{timeline}"
+    );
+}

@@ -76,7 +76,7 @@ enum Command {
         /// Only clusters of this many nodes (2-8) instead of 2, 3 or 5 drawn from the seed.
         #[arg(long)]
         nodes: Option<usize>,
-        /// Only this fencing: ipmi or fabric.
+        /// Only this fencing: ipmi, fabric or poison (poison implies the quorum disk).
         #[arg(long)]
         fencing: Option<String>,
         /// Only with the quorum disk.
@@ -198,8 +198,9 @@ enum ClusterCommand {
         #[arg(long)]
         no_qdisk: bool,
         /// How nodes are fenced: ipmi (BMC power off), fabric (the node's SAN and
-        /// heartbeat switch ports disabled over SNMP) or noop (success reported, nothing
-        /// done: unsafe, for comparisons only).
+        /// heartbeat switch ports disabled over SNMP), poison (a poison pill on the quorum
+        /// disk; every node gets a watchdog; needs --qdisk) or noop (success reported,
+        /// nothing done: unsafe, for comparisons only).
         #[arg(long, default_value = "ipmi")]
         fencing: String,
         /// Timing profile: seed (the tutorial's: keepalive 1 s, deadtime 8 s), demo

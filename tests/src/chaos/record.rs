@@ -40,7 +40,7 @@ pub struct ClusterShape {
     pub stack: String,
     /// Whether the quorum disk ran.
     pub qdisk: bool,
-    /// `ipmi`, `fabric` or `noop`.
+    /// `ipmi`, `fabric`, `poison` or `noop`.
     pub fencing: String,
     /// `seed`, `demo` or `fast`.
     pub timing: String,

@@ -171,6 +171,7 @@ fn run_into(
     cluster
         .wait_served_by(&preferred, Duration::from_secs(90))
         .map_err(|e| LabError::Invalid(format!("the cluster never served: {e}")))?;
+    cluster.check_daemons()?;
     cluster.lab().note("the service is up: the faults begin");
     let observations = Mutex::new(Observations::default());
     let stop = AtomicBool::new(false);

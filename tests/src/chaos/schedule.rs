@@ -41,7 +41,7 @@ pub struct Schedule {
 pub struct Constraints {
     /// Cluster size (2, 3 or 5 when drawn).
     pub nodes: Option<usize>,
-    /// `ipmi` or `fabric` when drawn.
+    /// `ipmi`, `fabric` or (with the quorum disk) `poison` when drawn.
     pub fencing: Option<String>,
     /// With or without the quorum disk.
     pub qdisk: Option<bool>,
@@ -168,6 +168,9 @@ fn draw_fault(rng: &mut StdRng, options: &Options) -> (Fault, Fault) {
     }
 }
 
+/// Seeds the stream that draws poison-pill fencing.
+const POISON_STREAM: u64 = 0x706f_6973_6f6e;
+
 /// Draws the schedule of `seed` within `constraints`.
 pub fn draw(seed: u64, constraints: &Constraints) -> Schedule {
     let mut rng = StdRng::seed_from_u64(seed);
@@ -178,11 +181,30 @@ pub fn draw(seed: u64, constraints: &Constraints) -> Schedule {
         .fencing
         .clone()
         .unwrap_or_else(|| pick(&mut rng, &["ipmi", "fabric"]).to_string());
-    let qdisk = constraints.qdisk.unwrap_or_else(|| rng.random_bool(0.6));
+    let mut qdisk = constraints.qdisk.unwrap_or_else(|| rng.random_bool(0.6));
+    // Poison-pill fencing came later: it is drawn from a stream of its own (a third of the
+    // drawn clusters with the quorum disk), so every other seed keeps the schedule it had.
+    let poison = constraints.fencing.is_none()
+        && qdisk
+        && StdRng::seed_from_u64(seed ^ POISON_STREAM).random_bool(1.0 / 3.0);
+    let fencing = if poison {
+        "poison".to_string()
+    } else {
+        fencing
+    };
+    if fencing == "poison" {
+        qdisk = true;
+    }
     let timing = constraints
         .timing
         .clone()
         .unwrap_or_else(|| pick(&mut rng, &["fast", "demo"]).to_string());
+    // The nodes' watchdogs count whole seconds: poison-pill fencing needs demo timing.
+    let timing = if fencing == "poison" && constraints.timing.is_none() {
+        "demo".to_string()
+    } else {
+        timing
+    };
     let duration = constraints
         .duration
         .unwrap_or_else(|| Duration::from_secs(rng.random_range(30..=120)));

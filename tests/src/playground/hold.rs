@@ -60,6 +60,7 @@ pub fn up(options: &Options, bins: &Path, state_path: &Path, hold: Option<Durati
     let took = cluster
         .wait_served_by(&options.prefer, SERVE_WITHIN)
         .map_err(|e| LabError::Invalid(format!("{e}\n{}", cluster.logs())))?;
+    cluster.check_daemons()?;
     let control_path = cluster.lab().dir().join("control.sock");
     let listener = control::bind(&control_path)?;
     let state = state_of(&cluster, options, &control_path);

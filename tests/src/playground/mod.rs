@@ -51,14 +51,21 @@ pub fn spec_of(options: &Options) -> Result<Spec> {
     let fencing = match options.fencing.as_str() {
         "ipmi" => Fencing::Ipmi,
         "fabric" => Fencing::Fabric,
+        "poison" => Fencing::Poison,
         "noop" => Fencing::NoOp,
         other => {
             return Err(LabError::Invalid(format!(
-                "fencing {other:?}: use ipmi (BMC power off), fabric (switch ports off) or \
-                 noop (reports success, fences nothing)"
+                "fencing {other:?}: use ipmi (BMC power off), fabric (switch ports off), \
+                 poison (a poison pill on the quorum disk, with watchdogs) or noop (reports \
+                 success, fences nothing)"
             )))
         }
     };
+    if fencing == Fencing::Poison && !options.qdisk {
+        return Err(LabError::Invalid(
+            "poison-pill fencing goes through the quorum disk: add --qdisk".into(),
+        ));
+    }
     if stack == Stack::Heartbeat && options.qdisk {
         return Err(LabError::Invalid(
             "heartbeat 3.0.6 has no quorum disk: add --no-qdisk with --stack heartbeat".into(),
@@ -74,7 +81,22 @@ pub fn spec_of(options: &Options) -> Result<Spec> {
             )))
         }
     };
-    let (timing, qdisk_timing) = timing_profile(&options.timing)?;
+    let (timing, mut qdisk_timing) = timing_profile(&options.timing)?;
+    if fencing == Fencing::Poison {
+        // A hardware watchdog counts whole seconds: qdiskd arms it only when 1 s plus 1.5
+        // intervals fit in the write deadline, (tko − 1) · interval.
+        if options.timing == "fast" {
+            return Err(LabError::Invalid(
+                "poison-pill fencing needs the nodes' watchdogs, whose timeout is whole \
+                 seconds: the fast profile's quorum disk (100 ms, tko 5) has no room for 1 s; \
+                 use --timing demo or seed"
+                    .into(),
+            ));
+        }
+        // demo: 350 ms, tko 6: 1.75 s ≥ 1 s + 525 ms (a master failover, 350 ms · (6 + 3 +
+        // 3.5) = 4.4 s, stays inside the 5 s deadtime).
+        qdisk_timing.1 = qdisk_timing.1.max(6);
+    }
     Ok(Spec {
         nodes: options.nodes,
         stack,

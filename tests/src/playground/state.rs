@@ -39,7 +39,7 @@ pub struct Options {
     pub stack: String,
     /// Whether the quorum disk runs.
     pub qdisk: bool,
-    /// `ipmi`, `fabric` or `noop`.
+    /// `ipmi`, `fabric`, `poison` or `noop`.
     pub fencing: String,
     /// `seed`, `demo` or `fast`.
     pub timing: String,
