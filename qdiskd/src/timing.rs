@@ -119,7 +119,7 @@ pub enum TimingError {
         token: Duration,
     },
     /// The watchdog timeout does not fit inside the write deadline.
-    #[error("watchdog timeout {timeout:?} is too long for interval {interval:?} and tko {tko}: the watchdog must fire before the write deadline (tko−1)·interval = {deadline:?}, with 1.5 intervals to spare for the cycle that pets it; use at most {max:?}, or raise tko")]
+    #[error("watchdog timeout {timeout:?} is too long for interval {interval:?} and tko {tko}: the watchdog must fire before the write deadline (tko−1)·interval = {deadline:?}, with 1.5 intervals to spare for the cycle that pets it; {fix}")]
     WatchdogTooSlow {
         /// The timeout asked for.
         timeout: Duration,
@@ -129,8 +129,10 @@ pub enum TimingError {
         tko: u32,
         /// The write deadline.
         deadline: Duration,
-        /// The largest timeout that works (whole seconds).
+        /// The largest timeout that works (whole seconds; zero when none does).
         max: Duration,
+        /// What to change, in words.
+        fix: String,
     },
     /// The watchdog API counts whole seconds.
     #[error("watchdog timeout {timeout:?} is not a whole number of seconds of at least 1 (the Linux watchdog API counts seconds)")]
@@ -254,12 +256,23 @@ impl Timing {
         let deadline = self.write_deadline();
         let room = deadline.saturating_sub(self.interval * 3 / 2);
         let max = Duration::from_secs(room.as_secs());
+        // The smallest tko with room for a 1 s watchdog: (tko − 1)·interval ≥ 1 s + 1.5·interval.
+        let needed = Duration::from_secs(1) + self.interval * 3 / 2;
+        let min_tko = 1 + needed.as_nanos().div_ceil(self.interval.as_nanos().max(1)) as u64;
+        let fix = if max >= Duration::from_secs(1) {
+            format!("use at most {max:?}, or raise tko")
+        } else {
+            format!(
+                "no whole-second timeout fits (the watchdog API counts seconds): raise tko to at least {min_tko} or the interval, or run without a watchdog (watchdog = \"none\")"
+            )
+        };
         let too_slow = |timeout| TimingError::WatchdogTooSlow {
             timeout,
             interval: self.interval,
             tko: self.tko,
             deadline,
             max,
+            fix: fix.clone(),
         };
         match requested {
             Some(t) if t.subsec_nanos() != 0 || t < Duration::from_secs(1) => {
@@ -395,6 +408,20 @@ mod tests {
         );
         let t = auto(21, 1, None).expect("ok");
         assert_eq!(t.watchdog_timeout(None), Ok(secs(7)));
+        // No whole second fits: the error says which tko would do (the lab's demo profile:
+        // 350 ms, tko 5 refused, 6 works).
+        let demo = |tko| Timing {
+            interval: ms(350),
+            tko,
+            ..auto(14, 1, None).expect("ok")
+        };
+        let e = demo(5).watchdog_timeout(None).expect_err("too slow");
+        assert!(
+            e.to_string()
+                .contains("no whole-second timeout fits (the watchdog API counts seconds): raise tko to at least 6"),
+            "{e}"
+        );
+        assert_eq!(demo(6).watchdog_timeout(None), Ok(secs(1)));
         assert!(matches!(
             t.watchdog_timeout(Some(Duration::from_millis(1500))),
             Err(TimingError::WatchdogNotWholeSeconds { .. })
