@@ -6,12 +6,17 @@
 //! `power.sh` ([`crate::node::Node::power_script`]): `chassis power off` takes the node off
 //! the network and kills every process of it (and waits until they are gone, so ipmitool
 //! never retransmits into a second run), `chassis power on` brings the links back and
-//! starts the node's configured daemons. Clients must pass `-C 3` to ipmitool: ipmi_sim
+//! starts the node's configured daemons. A BMC can be frozen ([`Bmc::freeze`]: requests go
+//! unanswered, and are answered late once it thaws) or made slow ([`Bmc::slow`]: frozen for
+//! most of every period, so answers come seconds late, as from a BMC whose firmware is busy). Clients must pass `-C 3` to ipmitool: ipmi_sim
 //! does not answer the cipher suite list request ipmitool sends otherwise (10–14 s).
 
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use crate::cgroup::Cgroup;
 use crate::cmd::{run_command, shell_quote};
@@ -52,6 +57,62 @@ pub struct Bmc {
     dir: PathBuf,
     process: InfraProcess,
     switch_ns: String,
+    stutter: Mutex<Option<Stutter>>,
+}
+
+/// The thread that makes a BMC slow: it freezes ipmi_sim for `frozen`, lets it run for
+/// `awake`, and so on until stopped, when it leaves it running.
+#[derive(Debug)]
+struct Stutter {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Stutter {
+    fn start(pid: rustix::process::Pid, frozen: Duration, awake: Duration) -> Stutter {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            // Sleeps up to `span`, in short steps so a stop is seen at once; false when stopped.
+            let nap = |span: Duration| {
+                let end = Instant::now() + span;
+                while Instant::now() < end {
+                    if flag.load(Ordering::SeqCst) {
+                        return false;
+                    }
+                    std::thread::sleep(Duration::from_millis(20).min(span));
+                }
+                !flag.load(Ordering::SeqCst)
+            };
+            use rustix::process::{kill_process, Signal};
+            loop {
+                if kill_process(pid, Signal::STOP).is_err() || !nap(frozen) {
+                    break;
+                }
+                if kill_process(pid, Signal::CONT).is_err() || !nap(awake) {
+                    break;
+                }
+            }
+            let _ = kill_process(pid, Signal::CONT);
+        });
+        Stutter {
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn stop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Stutter {
+    fn drop(&mut self) {
+        self.stop();
+    }
 }
 
 /// The stub chassis power program (see [`Bmc::start`]) keeping its state in `state`:
@@ -156,6 +217,7 @@ impl Bmc {
             dir: dir.to_path_buf(),
             process,
             switch_ns: switch.name().to_string(),
+            stutter: Mutex::new(None),
         })
     }
 
@@ -246,8 +308,60 @@ impl Bmc {
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     }
 
+    fn pid_to_signal(&self) -> Result<rustix::process::Pid> {
+        let pid = self.pid().ok_or_else(|| {
+            LabError::Invalid(format!("the BMC of node {} does not run", self.node))
+        })?;
+        rustix::process::Pid::from_raw(pid as i32)
+            .ok_or_else(|| LabError::Invalid(format!("bad pid {pid}")))
+    }
+
+    fn signal(&self, signal: rustix::process::Signal) -> Result<()> {
+        let pid = self.pid_to_signal()?;
+        rustix::process::kill_process(pid, signal)
+            .map_err(|e| LabError::Invalid(format!("signal the BMC of node {}: {e}", self.node)))
+    }
+
+    /// Ends a [`Bmc::slow`] spell (the BMC is left running).
+    fn stop_stutter(&self) {
+        let stutter = self.stutter.lock().map(|mut s| s.take());
+        if let Ok(Some(mut stutter)) = stutter {
+            stutter.stop();
+        }
+    }
+
+    /// Freezes ipmi_sim (SIGSTOP): requests go unanswered until [`Bmc::thaw`], which answers
+    /// what queued up meanwhile, late. Ends a slow spell.
+    pub fn freeze(&self) -> Result<()> {
+        self.stop_stutter();
+        self.signal(rustix::process::Signal::STOP)
+    }
+
+    /// Lets ipmi_sim run again, ending a freeze or a slow spell.
+    pub fn thaw(&self) -> Result<()> {
+        self.stop_stutter();
+        self.signal(rustix::process::Signal::CONT)
+    }
+
+    /// Makes the BMC slow until [`Bmc::thaw`] or [`Bmc::freeze`]: ipmi_sim is frozen for
+    /// `frozen` out of every `frozen + awake`, so a request waits up to `frozen` for its
+    /// answer and a client's retransmissions are answered late, some after it gave up.
+    pub fn slow(&self, frozen: Duration, awake: Duration) -> Result<()> {
+        self.stop_stutter();
+        let pid = self.pid_to_signal()?;
+        let stutter = Stutter::start(pid, frozen, awake);
+        let mut slot = self
+            .stutter
+            .lock()
+            .map_err(|_| LabError::Invalid("the BMC's slow spell lock is poisoned".into()))?;
+        *slot = Some(stutter);
+        Ok(())
+    }
+
     /// Stops ipmi_sim.
     pub fn stop(&mut self) {
+        self.stop_stutter();
+        let _ = self.signal(rustix::process::Signal::CONT);
         self.process.stop();
     }
 }

@@ -28,6 +28,7 @@ fn config(out: &std::path::Path, liar: bool) -> RunConfig {
         bins: bins(),
         out: out.to_path_buf(),
         liar,
+        interrupted: Default::default(),
     }
 }
 

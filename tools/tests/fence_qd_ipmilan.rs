@@ -203,6 +203,68 @@ fn a_bmc_that_does_not_answer_fails_after_the_configured_timeout() {
     assert_eq!(lab.node(1).power().expect("power"), Power::On);
 }
 
+/// The state letter of process `pid` (`R`, `S`, `T` for stopped, ...).
+fn process_state(pid: u32) -> char {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+    let after_name = &stat[stat.rfind(')').expect("comm") + 2..];
+    after_name.chars().next().expect("state")
+}
+
+#[test]
+fn a_slow_bmc_answers_late_and_the_agent_reports_only_what_happened() {
+    require_root("a_slow_bmc_answers_late_and_the_agent_reports_only_what_happened");
+    let lab = lab_with_daemon();
+    let node = lab.node(1);
+    let bmc = lab.bmc(1).expect("bmc");
+    let pid = bmc.pid().expect("pid");
+    let pw = bmc.credentials().password.clone();
+    // Frozen 1.5 s of every 2 s, as the chaos campaign's bmc-slow.
+    bmc.slow(Duration::from_millis(1500), Duration::from_millis(500))
+        .expect("slow");
+    let mut seen = std::collections::BTreeSet::new();
+    let end = Instant::now() + Duration::from_millis(2500);
+    while Instant::now() < end {
+        seen.insert(process_state(pid) == 'T');
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    assert_eq!(
+        seen.into_iter().collect::<Vec<_>>(),
+        vec![false, true],
+        "a slow BMC is frozen part of the time and runs part of the time"
+    );
+
+    // With the default 1 s per attempt, requests land in frozen spells and answers come
+    // after retransmissions or after the agent gave up: whatever it says must be true.
+    let (rc, out, err) = agent(&lab, true, &pw, "status", "");
+    match rc {
+        0 => assert_eq!(out.trim(), "Status: ON", "{err}"),
+        1 => assert!(err.contains("timed out"), "{err}"),
+        _ => panic!("status of a slow BMC: exit {rc}: {out}{err}"),
+    }
+    assert_eq!(node.power().expect("power"), Power::On);
+
+    // Waiting longer than a frozen spell per attempt, the agent gets through and the node
+    // is off when it says so.
+    let (rc, out, err) = agent(&lab, true, &pw, "off", "ipmi_timeout=3\nipmi_retries=2\n");
+    assert_eq!((rc, out.trim()), (0, "Success: Powered OFF"), "{err}");
+    assert_eq!(node.power().expect("power"), Power::Off);
+    assert!(
+        node.pids().is_empty(),
+        "processes survived: {:?}",
+        node.pids()
+    );
+
+    // bmc-up: running for good.
+    bmc.thaw().expect("thaw");
+    std::thread::sleep(Duration::from_millis(100));
+    for _ in 0..40 {
+        assert_ne!(process_state(pid), 'T', "a thawed BMC froze again");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (rc, out, err) = agent(&lab, true, &pw, "on", "");
+    assert_eq!((rc, out.trim()), (0, "Success: Powered ON"), "{err}");
+}
+
 #[test]
 fn fence_ipmilan_and_our_agent_agree_on_status() {
     require_root("fence_ipmilan_and_our_agent_agree_on_status");

@@ -274,6 +274,7 @@ const FAULT_KINDS: &str = "KINDS:
     loss PERCENT [NODE...]        heartbeat packets lost both ways (0 lifts it)
     disk-fail / disk-stall / disk-heal NODE...   shared-disk I/O fails (EIO) / hangs / works
     bmc-down / bmc-up NODE...     the node's BMC stops / starts answering
+    bmc-slow NODE...              the BMC answers late (frozen 1.5 s of every 2 s; bmc-up lifts)
     fence-lie / fence-honest      every fence agent reports success without acting / acts
 
 EXAMPLES:
@@ -287,7 +288,9 @@ const CHAOS_EXAMPLES: &str = "EXAMPLES:
                                                   the checker's own test: must report violations
 
 EXIT STATUS:
-    0 every schedule ok; 1 a violation or no recovery; 2 bad usage or a lab failure";
+    0 every schedule ok; 1 a violation or no recovery; 2 bad usage, a lab failure, or
+    interrupted (Ctrl-C / SIGTERM tear the running schedule's cluster down; the reports cover
+    the schedules that finished)";
 
 /// The directory of this program (where cargo put the workspace's other binaries too).
 fn own_dir() -> std::path::PathBuf {
@@ -373,15 +376,30 @@ fn chaos(
         timing,
         duration: duration.map(Duration::from_secs),
     };
+    let interrupted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        if let Err(e) = signal_hook::flag::register(signal, std::sync::Arc::clone(&interrupted)) {
+            eprintln!("lab chaos: cannot handle signals ({e}); Ctrl-C would skip the teardown");
+            return ExitCode::from(2);
+        }
+    }
     let config = lab::chaos::run::RunConfig {
         bins: bins.unwrap_or_else(own_dir),
         out: out.to_path_buf(),
         liar,
+        interrupted: std::sync::Arc::clone(&interrupted),
     };
     match lab::chaos::campaign::campaign(seeds, &constraints, &config, out) {
         Ok(records) => {
             use lab::chaos::record::Verdict;
-            if records.iter().any(|r| r.verdict == Verdict::LabError) {
+            if interrupted.load(std::sync::atomic::Ordering::SeqCst) {
+                eprintln!(
+                    "lab chaos: interrupted after {} schedules; the reports in {} cover them",
+                    records.len(),
+                    out.display()
+                );
+                ExitCode::from(2)
+            } else if records.iter().any(|r| r.verdict == Verdict::LabError) {
                 ExitCode::from(2)
             } else if records.iter().all(|r| r.verdict == Verdict::Ok) {
                 ExitCode::SUCCESS

@@ -34,6 +34,8 @@ pub fn parse_seeds(text: &str) -> Result<std::ops::Range<u64>> {
 
 /// Runs every seed of `seeds`; writes `DIR/seed-N/record.json` after each, the reports
 /// (`summary.txt`, `summary.md`, `report.html`, timelines) at the end. Returns the records.
+/// Once `config.interrupted` is set the running schedule stops (its cluster torn down) and
+/// the records of the schedules that finished are returned.
 pub fn campaign(
     seeds: std::ops::Range<u64>,
     constraints: &Constraints,
@@ -64,6 +66,11 @@ pub fn campaign(
         std::fs::write(&sched_path, schedule.render()).map_err(|e| LabError::io(&sched_path, e))?;
         let begun = Instant::now();
         let record = run(&schedule, config);
+        if config.interrupted.load(std::sync::atomic::Ordering::SeqCst) {
+            // A schedule cut short proved nothing: left out, as are the seeds not run.
+            println!("interrupted: the cluster was torn down");
+            break;
+        }
         save(out, &record)?;
         let recovered = record
             .recovered_after_s

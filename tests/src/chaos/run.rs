@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::chaos::observe::{Observations, Observer};
@@ -27,6 +27,28 @@ pub struct RunConfig {
     pub out: PathBuf,
     /// Every fence agent lies from the start (the checker's own test).
     pub liar: bool,
+    /// Set on SIGINT or SIGTERM: the running schedule stops, its cluster is torn down.
+    pub interrupted: Arc<AtomicBool>,
+}
+
+/// Sleeps `span`, in short steps; false as soon as `flag` is set.
+fn sleep_unless(flag: &AtomicBool, span: Duration) -> bool {
+    let end = Instant::now() + span;
+    loop {
+        if flag.load(Ordering::SeqCst) {
+            return false;
+        }
+        let left = end.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return true;
+        }
+        std::thread::sleep(left.min(Duration::from_millis(100)));
+    }
+}
+
+/// The error of a schedule cut short by SIGINT or SIGTERM.
+fn interrupted() -> LabError {
+    LabError::Invalid("interrupted (SIGINT or SIGTERM): the cluster was torn down".into())
 }
 
 /// How long the service may take to come back after the last fault is lifted: the
@@ -53,7 +75,7 @@ fn lifts(lift: &Fault, fault: &Fault) -> bool {
         }
         (Fault::Loss(p, n), Fault::Loss(0, m)) => *p > 0 && covers(m, n),
         (Fault::DiskFail(n) | Fault::DiskStall(n), Fault::DiskHeal(m)) => covers(m, n),
-        (Fault::BmcDown(n), Fault::BmcUp(m)) => covers(m, n),
+        (Fault::BmcDown(n) | Fault::BmcSlow(n), Fault::BmcUp(m)) => covers(m, n),
         (Fault::FenceLie, Fault::FenceHonest) => true,
         _ => false,
     }
@@ -186,7 +208,13 @@ fn run_into(
         let phase = Instant::now();
         for step in &schedule.steps {
             let due = phase + step.at;
-            std::thread::sleep(due.saturating_duration_since(Instant::now()));
+            if !sleep_unless(
+                &config.interrupted,
+                due.saturating_duration_since(Instant::now()),
+            ) {
+                stop.store(true, Ordering::Relaxed);
+                return Err(interrupted());
+            }
             let at = clock.since_start(Instant::now());
             match apply(&cluster, &step.fault) {
                 Ok(said) => {
@@ -202,7 +230,13 @@ fn run_into(
                     .record("chaos", format!("{}: not applied: {e}", step.fault)),
             }
         }
-        std::thread::sleep((phase + schedule.duration).saturating_duration_since(Instant::now()));
+        if !sleep_unless(
+            &config.interrupted,
+            (phase + schedule.duration).saturating_duration_since(Instant::now()),
+        ) {
+            stop.store(true, Ordering::Relaxed);
+            return Err(interrupted());
+        }
         let lifted = lift_everything(&cluster, config.liar);
         faults_end = Instant::now();
         lifted?;
@@ -211,6 +245,10 @@ fn run_into(
         let deadline = faults_end + bound;
         let mut good_since: Option<Instant> = None;
         while Instant::now() < deadline {
+            if config.interrupted.load(Ordering::SeqCst) {
+                stop.store(true, Ordering::Relaxed);
+                return Err(interrupted());
+            }
             let last = {
                 let o = obs.lock().unwrap_or_else(|p| p.into_inner());
                 o.samples.last().cloned()
@@ -242,7 +280,7 @@ fn run_into(
     record.longest_outage_s = longest_outage(&obs.samples);
     record.samples = obs.samples;
     record.violations = obs.violations;
-    record.fences = fences(&cluster, &clock, &record.faults);
+    record.fences = fences(&cluster, &clock, &record.faults, record.faults_end_s);
     for f in &record.fences {
         if f.result == "fenced" && !f.victim_faulted && !config.liar {
             record.violations.push(Violation {
@@ -352,38 +390,100 @@ pub fn longest_outage(samples: &[Sample]) -> f64 {
     longest
 }
 
-fn fences(cluster: &HaCluster, clock: &Clock, faults: &[FaultWindow]) -> Vec<FenceEvent> {
-    let mut out = Vec::new();
+/// One record of a node's fence history, on the lab's clock.
+#[derive(Debug, Clone, PartialEq)]
+struct HistoryEntry {
+    at_s: f64,
+    by: String,
+    victim: String,
+    /// `off`, `reboot` or `on` (unfencing).
+    action: String,
+    /// `fenced`, `failed`, ...
+    result: String,
+}
+
+fn fences(
+    cluster: &HaCluster,
+    clock: &Clock,
+    faults: &[FaultWindow],
+    faults_end_s: f64,
+) -> Vec<FenceEvent> {
+    let mut entries = Vec::new();
     for i in cluster.web_nodes() {
         let by = cluster.node(i).hostname().to_string();
         for r in cluster.fence_history(i) {
-            let victim = r["target"].as_str().unwrap_or("?").to_string();
             let finished = r["finished_at"].as_u64().unwrap_or(0);
-            let at_s = clock.wall(SystemTime::UNIX_EPOCH + Duration::from_secs(finished));
-            // Unfencing (a node switching its own fabric ports back on at boot) is no fence.
-            if r["action"].as_str() == Some("on") {
-                continue;
-            }
-            let result = r["outcome"]["kind"].as_str().unwrap_or("?").to_string();
-            // Unreachable from the fencer: a fault on the victim, or a network fault on
-            // the fencer (a node cut off sees everyone else dead). The finish time has
-            // whole seconds: the window is generous on both sides.
-            let victim_faulted = faults.iter().any(|w| {
-                let network = matches!(w.kind.as_str(), "cut" | "partition" | "loss");
-                (w.nodes.contains(&victim) || (network && w.nodes.contains(&by)))
-                    && w.start_s <= at_s + 1.0
-                    && w.end_s.is_none_or(|end| end >= at_s - 60.0)
-            });
-            out.push(FenceEvent {
-                at_s,
+            entries.push(HistoryEntry {
+                at_s: clock.wall(SystemTime::UNIX_EPOCH + Duration::from_secs(finished)),
                 by: by.clone(),
-                victim,
-                result,
-                victim_faulted,
+                victim: r["target"].as_str().unwrap_or("?").to_string(),
+                action: r["action"].as_str().unwrap_or("off").to_string(),
+                result: r["outcome"]["kind"].as_str().unwrap_or("?").to_string(),
             });
         }
     }
-    out.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
+    judge_fences(entries, faults, faults_end_s)
+}
+
+/// The fences of the histories, each judged: was its victim unreachable from the fencer?
+/// Either a fault hit the victim (or cut the fencer off) within the minute before, or the
+/// victim was still fenced from an earlier fence: not unfenced since (a fabric-fenced node
+/// stays cut off, and silent, until it is unfenced at its next boot), not reset by the
+/// nemesis and not brought back when the faults ended. Fencing it again harms nothing.
+fn judge_fences(
+    mut entries: Vec<HistoryEntry>,
+    faults: &[FaultWindow],
+    faults_end_s: f64,
+) -> Vec<FenceEvent> {
+    // In time order; within a second (the histories' resolution), unfencing first.
+    entries.sort_by(|a, b| {
+        a.at_s
+            .total_cmp(&b.at_s)
+            .then_with(|| (a.action != "on").cmp(&(b.action != "on")))
+    });
+    // The victim was reset or powered on by the lab between `since` and `at`.
+    let brought_back = |victim: &str, since: f64, at: f64| {
+        (since..=at).contains(&faults_end_s)
+            || faults.iter().any(|w| {
+                matches!(w.kind.as_str(), "crash" | "power-off")
+                    && w.nodes.iter().any(|n| n == victim)
+                    && w.end_s.is_some_and(|end| end >= since && end <= at)
+            })
+    };
+    let mut fenced_since: std::collections::HashMap<String, f64> = Default::default();
+    let mut out = Vec::new();
+    for e in entries {
+        // Unfencing (a node switching its own fabric ports back on at boot) is no fence.
+        if e.action == "on" {
+            fenced_since.remove(&e.victim);
+            continue;
+        }
+        let still_fenced = fenced_since
+            .get(&e.victim)
+            .is_some_and(|since| !brought_back(&e.victim, *since, e.at_s));
+        // A fault on the victim, or a network fault on the fencer (a node cut off sees
+        // everyone else dead). The finish time has whole seconds: the window is generous on
+        // both sides. A fault of the victim's BMC alone leaves the victim healthy.
+        let faulted = faults.iter().any(|w| {
+            if matches!(w.kind.as_str(), "bmc-down" | "bmc-slow") {
+                return false;
+            }
+            let network = matches!(w.kind.as_str(), "cut" | "partition" | "loss");
+            (w.nodes.contains(&e.victim) || (network && w.nodes.contains(&e.by)))
+                && w.start_s <= e.at_s + 1.0
+                && w.end_s.is_none_or(|end| end >= e.at_s - 60.0)
+        });
+        if e.result == "fenced" {
+            fenced_since.insert(e.victim.clone(), e.at_s);
+        }
+        out.push(FenceEvent {
+            at_s: e.at_s,
+            by: e.by,
+            victim: e.victim,
+            result: e.result,
+            victim_faulted: faulted || still_fenced,
+        });
+    }
     out
 }
 
@@ -444,6 +544,73 @@ mod tests {
 
     fn f(line: &str) -> Fault {
         Fault::parse_line(line).expect(line)
+    }
+
+    fn entry(at_s: f64, by: &str, victim: &str, action: &str, result: &str) -> HistoryEntry {
+        HistoryEntry {
+            at_s,
+            by: by.into(),
+            victim: victim.into(),
+            action: action.into(),
+            result: result.into(),
+        }
+    }
+
+    fn judged(entries: Vec<HistoryEntry>, applied: &[(f64, Fault)], end: f64) -> Vec<bool> {
+        judge_fences(entries, &windows(applied), end)
+            .iter()
+            .map(|e| e.victim_faulted)
+            .collect()
+    }
+
+    #[test]
+    fn a_node_still_fenced_from_an_earlier_fence_may_be_fenced_again() {
+        // Seed 46: web1, cut off at 2.5 s, is fabric-fenced at 6 s and stays cut off from
+        // every network; its ports are never switched back on during the schedule. A
+        // restarted fenced (52 s) and a restarted hbd (89 s) on web2 fence it again, more
+        // than a minute after the cut ended: no healthy node was shot.
+        let applied = vec![(2.5, f("cut web1")), (14.4, f("heal web1"))];
+        let entries = vec![
+            entry(6.0, "web2", "web1", "off", "fenced"),
+            entry(52.0, "web2", "web1", "off", "fenced"),
+            entry(89.0, "web2", "web1", "off", "fenced"),
+        ];
+        assert_eq!(judged(entries, &applied, 122.0), [true, true, true]);
+    }
+
+    #[test]
+    fn a_node_unfenced_or_brought_back_since_is_healthy_again() {
+        let applied = vec![
+            (2.5, f("cut web1")),
+            (3.0, f("crash web3")),
+            (14.4, f("heal web1")),
+            (20.0, f("power-on web3")),
+            (39.0, f("bmc-slow web4")),
+        ];
+        let entries = vec![
+            // web1: fenced, unfenced at its boot, then fenced with no fault: wrong.
+            entry(6.0, "web2", "web1", "off", "fenced"),
+            entry(30.0, "web1", "web1", "on", "fenced"),
+            entry(95.0, "web2", "web1", "off", "fenced"),
+            // web3: fenced while crashed, reset by the lab at 20 s, fenced again: wrong.
+            entry(8.0, "web2", "web3", "reboot", "fenced"),
+            entry(90.0, "web2", "web3", "off", "fenced"),
+            // web4: a fence that failed leaves it as it was; a BMC fault is no excuse.
+            entry(40.0, "web2", "web4", "off", "failed"),
+            entry(41.0, "web2", "web4", "off", "failed"),
+        ];
+        assert_eq!(
+            judged(entries, &applied, 122.0),
+            [true, true, false, false, false, false],
+            "in time order: web1 6 s, web3 8 s, web4 40 s, 41 s, web3 90 s, web1 95 s"
+        );
+        // Everything is brought back when the faults end.
+        let entries = vec![
+            entry(6.0, "web2", "web1", "off", "fenced"),
+            entry(130.0, "web2", "web1", "off", "fenced"),
+        ];
+        let applied = vec![(2.5, f("cut web1")), (14.4, f("heal web1"))];
+        assert_eq!(judged(entries, &applied, 122.0), [true, false]);
     }
 
     #[test]

@@ -59,8 +59,10 @@ fn web(i: usize) -> String {
     format!("web{i}")
 }
 
-/// A fault and the fault that lifts it.
-fn draw_fault(rng: &mut StdRng, options: &Options) -> (Fault, Fault) {
+/// A fault and the fault that lifts it. `slow_rng` decides, for a BMC fault, whether the
+/// BMC stops answering or answers late (a stream of its own, added later, so the other
+/// draws of every seed stay as they were).
+fn draw_fault(rng: &mut StdRng, slow_rng: &mut StdRng, options: &Options) -> (Fault, Fault) {
     let n = options.nodes;
     let node = web(rng.random_range(1..=n));
     let ours = options.stack == "ours";
@@ -162,6 +164,7 @@ fn draw_fault(rng: &mut StdRng, options: &Options) -> (Fault, Fault) {
             let p = *pick(rng, &[20u8, 40, 60, 80]);
             (Fault::Loss(p, one.clone()), Fault::Loss(0, one))
         }
+        "bmc-down" if slow_rng.random_bool(0.5) => (Fault::BmcSlow(one.clone()), Fault::BmcUp(one)),
         "bmc-down" => (Fault::BmcDown(one.clone()), Fault::BmcUp(one)),
         "disk-fail" => (Fault::DiskFail(one.clone()), Fault::DiskHeal(one)),
         _ => (Fault::DiskStall(one.clone()), Fault::DiskHeal(one)),
@@ -170,6 +173,9 @@ fn draw_fault(rng: &mut StdRng, options: &Options) -> (Fault, Fault) {
 
 /// Seeds the stream that draws poison-pill fencing.
 const POISON_STREAM: u64 = 0x706f_6973_6f6e;
+
+/// Seeds the stream that draws slow BMCs among the BMC faults.
+const SLOW_BMC_STREAM: u64 = 0x0073_6c6f_7762_6d63;
 
 /// Draws the schedule of `seed` within `constraints`.
 pub fn draw(seed: u64, constraints: &Constraints) -> Schedule {
@@ -218,6 +224,7 @@ pub fn draw(seed: u64, constraints: &Constraints) -> Schedule {
         prefer: web(rng.random_range(1..=nodes)),
         writer: true,
     };
+    let mut slow_rng = StdRng::seed_from_u64(seed ^ SLOW_BMC_STREAM);
     let mut steps = Vec::new();
     // Lifts pending: (when, fault).
     let mut pending: Vec<(Duration, Fault)> = Vec::new();
@@ -233,7 +240,7 @@ pub fn draw(seed: u64, constraints: &Constraints) -> Schedule {
             steps.push(Step { at, fault: lift });
         }
         if pending.len() < 2 {
-            let (fault, lift) = draw_fault(&mut rng, &options);
+            let (fault, lift) = draw_fault(&mut rng, &mut slow_rng, &options);
             let hold = Duration::from_millis(rng.random_range(3_000..15_000));
             let lift_at = (t + hold).min(duration);
             steps.push(Step { at: t, fault });
@@ -375,6 +382,7 @@ mod tests {
             "disk-stall",
             "disk-heal",
             "bmc-down",
+            "bmc-slow",
             "bmc-up",
         ] {
             assert!(kinds.contains(kind), "{kind} never drawn");

@@ -5,6 +5,7 @@
 //! cut can never unfence a node the cluster fenced.
 
 use std::process::Command;
+use std::time::Duration;
 
 use crate::cmd::run_command;
 use crate::error::{LabError, Result};
@@ -13,6 +14,14 @@ use crate::hacluster::HaCluster;
 use crate::nemesis::Direction;
 use crate::playground::fault::{CutNet, Fault};
 use crate::topology::Net;
+
+/// How long a slow BMC ([`Fault::BmcSlow`]) stays frozen in each period: longer than the
+/// IPMI agents' 1 s reply timeout, so some requests are answered only after a retransmission
+/// or after the agent gave up.
+const BMC_SLOW_FROZEN: Duration = Duration::from_millis(1_500);
+
+/// How long a slow BMC answers in each period.
+const BMC_SLOW_AWAKE: Duration = Duration::from_millis(500);
 
 /// nftables table holding the nemesis's cuts of node `i`'s switch ports.
 fn cut_table(i: usize) -> String {
@@ -381,39 +390,30 @@ pub fn apply(cluster: &HaCluster, fault: &Fault) -> Result<String> {
             }
             format!("the shared disk of {} {said}", names.join(", "))
         }
-        Fault::BmcDown(names) | Fault::BmcUp(names) => {
-            let down = matches!(fault, Fault::BmcDown(_));
-            for (i, name) in web_only(cluster, names, "BMC")? {
-                let pid = lab
-                    .bmc(i)?
-                    .pid()
-                    .ok_or_else(|| LabError::Invalid(format!("the BMC of {name} does not run")))?;
-                let pid = rustix::process::Pid::from_raw(pid as i32)
-                    .ok_or_else(|| LabError::Invalid(format!("bad pid {pid}")))?;
-                let signal = if down {
-                    rustix::process::Signal::STOP
-                } else {
-                    rustix::process::Signal::CONT
-                };
-                rustix::process::kill_process(pid, signal)
-                    .map_err(|e| LabError::Invalid(format!("signal the BMC of {name}: {e}")))?;
+        Fault::BmcDown(names) | Fault::BmcSlow(names) | Fault::BmcUp(names) => {
+            for (i, _) in web_only(cluster, names, "BMC")? {
+                let bmc = lab.bmc(i)?;
+                match fault {
+                    Fault::BmcDown(_) => bmc.freeze()?,
+                    Fault::BmcSlow(_) => bmc.slow(BMC_SLOW_FROZEN, BMC_SLOW_AWAKE)?,
+                    _ => bmc.thaw()?,
+                }
             }
-            lab.timeline().record(
-                "nemesis",
-                format!(
-                    "BMC of {} {}",
-                    names.join(", "),
-                    if down { "down" } else { "up" }
+            let (word, said) = match fault {
+                Fault::BmcDown(_) => ("down", "no longer answers (ipmi_sim frozen)".to_string()),
+                Fault::BmcSlow(_) => (
+                    "slow",
+                    format!(
+                        "answers late (ipmi_sim frozen {:.1} s of every {:.1} s)",
+                        BMC_SLOW_FROZEN.as_secs_f64(),
+                        (BMC_SLOW_FROZEN + BMC_SLOW_AWAKE).as_secs_f64()
+                    ),
                 ),
-            );
-            if down {
-                format!(
-                    "the BMC of {} no longer answers (ipmi_sim frozen)",
-                    names.join(", ")
-                )
-            } else {
-                format!("the BMC of {} answers again", names.join(", "))
-            }
+                _ => ("up", "answers again".to_string()),
+            };
+            lab.timeline()
+                .record("nemesis", format!("BMC of {} {word}", names.join(", ")));
+            format!("the BMC of {} {said}", names.join(", "))
         }
         Fault::FenceLie | Fault::FenceHonest => {
             let lie = matches!(fault, Fault::FenceLie);

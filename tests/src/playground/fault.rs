@@ -96,7 +96,9 @@ pub enum Fault {
     DiskHeal(Vec<String>),
     /// The nodes' BMCs stop answering (ipmi_sim frozen).
     BmcDown(Vec<String>),
-    /// The nodes' BMCs answer again.
+    /// The nodes' BMCs answer late: frozen most of the time, answering in short spells.
+    BmcSlow(Vec<String>),
+    /// The nodes' BMCs answer again, at once.
     BmcUp(Vec<String>),
     /// Every fence agent of the cluster reports success without doing anything: the
     /// checker's own test (it must then find a violation).
@@ -124,6 +126,7 @@ pub const KINDS: &[&str] = &[
     "disk-stall",
     "disk-heal",
     "bmc-down",
+    "bmc-slow",
     "bmc-up",
     "fence-lie",
     "fence-honest",
@@ -240,6 +243,7 @@ impl Fault {
             "disk-stall" => Fault::DiskStall(nodes_of(kind, args)?),
             "disk-heal" => Fault::DiskHeal(nodes_of(kind, args)?),
             "bmc-down" => Fault::BmcDown(nodes_of(kind, args)?),
+            "bmc-slow" => Fault::BmcSlow(nodes_of(kind, args)?),
             "bmc-up" => Fault::BmcUp(nodes_of(kind, args)?),
             "fence-lie" => {
                 no_args(kind, args)?;
@@ -325,6 +329,7 @@ impl Fault {
             Fault::DiskStall(_) => "disk-stall",
             Fault::DiskHeal(_) => "disk-heal",
             Fault::BmcDown(_) => "bmc-down",
+            Fault::BmcSlow(_) => "bmc-slow",
             Fault::BmcUp(_) => "bmc-up",
             Fault::FenceLie => "fence-lie",
             Fault::FenceHonest => "fence-honest",
@@ -350,6 +355,7 @@ impl Fault {
             | Fault::DiskStall(n)
             | Fault::DiskHeal(n)
             | Fault::BmcDown(n)
+            | Fault::BmcSlow(n)
             | Fault::BmcUp(n) => n.clone(),
             Fault::CutOneWay { from, to } => vec![from.clone(), to.clone()],
             Fault::Partition(groups) => groups.iter().flatten().cloned().collect(),
@@ -420,6 +426,7 @@ mod tests {
             "disk-stall web2",
             "disk-heal web2",
             "bmc-down web1",
+            "bmc-slow web2",
             "bmc-up web1",
             "fence-lie",
             "fence-honest",
