@@ -346,9 +346,48 @@ impl FencedConfig {
         };
         let mut topology = Topology::default();
         let mut node_ids = BTreeMap::new();
-        for n in &raw.node {
-            let n = n.get_ref();
+        // A copy-pasted [[node]] whose name was not changed would silently replace the first
+        // one's fencing: fence_node web1 would run the second's devices and report web1 fenced.
+        let mut names_seen: BTreeMap<String, (String, usize)> = BTreeMap::new();
+        let mut ids_seen: BTreeMap<u32, String> = BTreeMap::new();
+        for spanned in &raw.node {
+            let n = spanned.get_ref();
+            let line = line_of(text, spanned.span().start);
+            if n.name.trim().is_empty() {
+                return Err(err(
+                    Some(spanned.span()),
+                    "a [[node]] has an empty name: give its host name (uname -n)".into(),
+                ));
+            }
+            if let Some((first, first_line)) =
+                names_seen.insert(n.name.to_lowercase(), (n.name.clone(), line))
+            {
+                return Err(err(
+                    Some(spanned.span()),
+                    format!(
+                        "node {:?} is listed twice (as {first:?} on line {first_line}; names \
+                         differing only in case are the same host): give each [[node]] its \
+                         own name",
+                        n.name
+                    ),
+                ));
+            }
             if let Some(id) = n.id {
+                if id == 0 {
+                    return Err(err(
+                        Some(spanned.span()),
+                        format!("node {:?} has id 0; node ids start at 1", n.name),
+                    ));
+                }
+                if let Some(other) = ids_seen.insert(id, n.name.clone()) {
+                    return Err(err(
+                        Some(spanned.span()),
+                        format!(
+                            "node id {id} is used by {other:?} and {:?}; give each node its own id",
+                            n.name
+                        ),
+                    ));
+                }
                 node_ids.insert(NodeName(n.name.clone()), NodeId(id));
             }
             let mut levels = Vec::new();
@@ -436,6 +475,51 @@ impl FencedConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_node_listed_twice_or_sharing_an_id_is_refused_with_its_line() {
+        let node = |name: &str, id: u32, device: &str| {
+            format!("[[node]]\nname = \"{name}\"\nid = {id}\n[[node.fence]]\ndevices = [{{ device = \"{device}\" }}]\n")
+        };
+        let devices = "[[fence_device]]\nname = \"a\"\nagent = \"fence_x\"\n\n[[fence_device]]\nname = \"b\"\nagent = \"fence_x\"\n\n";
+        for (second, want, line) in [
+            // The copy-pasted node: web2's block still says web1.
+            (
+                node("web1", 2, "b"),
+                "node \"web1\" is listed twice (as \"web1\" on line 9",
+                15,
+            ),
+            (
+                node("WEB1", 2, "b"),
+                "names differing only in case are the same host",
+                15,
+            ),
+            (
+                node("web2", 1, "b"),
+                "node id 1 is used by \"web1\" and \"web2\"",
+                15,
+            ),
+            (
+                node("web2", 0, "b"),
+                "node \"web2\" has id 0; node ids start at 1",
+                15,
+            ),
+            (node(" ", 2, "b"), "a [[node]] has an empty name", 15),
+        ] {
+            let text = format!("{devices}{}\n{second}", node("web1", 1, "a"));
+            let e = FencedConfig::parse(Path::new("/etc/cluster/cluster.toml"), &text)
+                .expect_err(&second);
+            assert!(e.to_string().contains(want), "{second}: {e}");
+            assert_eq!(e.line, Some(line), "{second}: {e}");
+        }
+        let ok = format!(
+            "{devices}{}\n{}",
+            node("web1", 1, "a"),
+            node("web2", 2, "b")
+        );
+        let c = FencedConfig::parse(Path::new("c.toml"), &ok).expect("two distinct nodes");
+        assert_eq!(c.topology.nodes.len(), 2);
+    }
 
     const FILE: &str = r#"
 [fenced]

@@ -348,9 +348,24 @@ impl QdiskdConfig {
         let q = q.into_inner();
 
         let mut ids = std::collections::BTreeMap::new();
+        let mut names = std::collections::BTreeMap::new();
         for node in &raw.node {
             let span = node.span();
             let n = node.get_ref();
+            let line = line_of(text, span.start);
+            if let Some((first, first_line)) =
+                names.insert(n.name.to_lowercase(), (n.name.clone(), line))
+            {
+                return Err(err(
+                    Some(span),
+                    format!(
+                        "node {:?} is listed twice (as {first:?} on line {first_line}; names \
+                         differing only in case are the same host): give each [[node]] its \
+                         own name",
+                        n.name
+                    ),
+                ));
+            }
             if *n.id.get_ref() == 0 {
                 return Err(err(
                     Some(n.id.span()),
@@ -620,6 +635,18 @@ label = "web-qdisk"
         assert_eq!(c.self_fence, SelfFenceAction::Reboot);
         let t = c.resolve_timing(Layout::Classic).expect("timing");
         assert_eq!(t.tko, 14, "(30 − 1) / 2");
+    }
+
+    #[test]
+    fn a_node_listed_twice_is_refused_at_the_second() {
+        let text = TWO_NODES.replace("name = \"web2\"", "name = \"WEB1\"");
+        let e = parse(&text).expect_err("duplicate");
+        assert_eq!(e.line, Some(10), "{e}");
+        assert!(
+            e.message
+                .contains("node \"WEB1\" is listed twice (as \"web1\" on line 6"),
+            "{e}"
+        );
     }
 
     #[test]

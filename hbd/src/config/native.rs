@@ -317,8 +317,27 @@ pub fn load_native(path: &Path, local: &LocalNode) -> Parsed<Config> {
         };
         cf.push(l, line);
     }
+    // heartbeat tolerates a repeated `node` line; a repeated [[node]] table is a copy-paste
+    // whose name was not changed, and the cluster file's other readers would pair it with the
+    // wrong fence devices or disk slot.
+    let mut names_seen: std::collections::BTreeMap<String, (String, usize)> = Default::default();
     for n in &file.node {
-        cf.push(format!("node {}", n.get_ref().name), at(n.span()));
+        let name = &n.get_ref().name;
+        let line = at(n.span());
+        if let Some((first, first_line)) =
+            names_seen.insert(name.to_lowercase(), (name.clone(), line))
+        {
+            errors.push(native_error(
+                path,
+                line,
+                format!(
+                    "node {name:?} is listed twice (as {first:?} on line {first_line}; names \
+                     differing only in case are the same host): give each [[node]] its own name"
+                ),
+            ));
+            continue;
+        }
+        cf.push(format!("node {name}"), line);
     }
     for p in &hb.ping {
         cf.push(format!("ping {}", p.get_ref()), at(p.span()));
@@ -502,6 +521,34 @@ resources = ["IPaddr2::192.168.8.100/24/eth0", "apache2"]
             + 1;
         assert_eq!(e.line, line, "{e}");
         assert!(e.to_string().contains("deadtime"), "{e}");
+    }
+
+    #[test]
+    fn a_node_listed_twice_is_an_error_at_the_second() {
+        let dir = tempfile::tempdir().expect("tmp");
+        // The copy-pasted second node still says web1 (in another case, too).
+        let text = CLUSTER.replace("name = \"web2\"", "name = \"Web1\"");
+        let path = write(dir.path(), "cluster.toml", &text, 0o644);
+        write(dir.path(), "authkeys", "auth 1\n1 sha1 secret\n", 0o600);
+        let parsed = load_native(&path, &local("web1"));
+        assert!(parsed.value.is_none());
+        let e = parsed
+            .errors
+            .iter()
+            .find(|e| e.to_string().contains("listed twice"))
+            .unwrap_or_else(|| panic!("{:?}", parsed.errors));
+        let header_lines: Vec<usize> = text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| *l == "[[node]]")
+            .map(|(i, _)| i + 1)
+            .collect();
+        assert_eq!(e.line, header_lines[1], "{e}");
+        assert!(
+            e.to_string()
+                .contains(&format!("(as \"web1\" on line {}", header_lines[0])),
+            "{e}"
+        );
     }
 
     #[test]
