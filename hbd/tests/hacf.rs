@@ -624,6 +624,46 @@ fn too_many_nodes_is_an_error() {
 }
 
 #[test]
+fn a_huge_node_list_is_refused_at_the_first_node_past_the_limit() {
+    // 64 000 node lines, repeats among them: one error, at line 102 (the 101st node).
+    let nodes: String = (0..64_000)
+        .map(|i| format!("node n{}\n", i % 50_000))
+        .collect();
+    let p = parse(&format!("bcast eth0\n{nodes}"));
+    assert_eq!(p.errors.len(), 1, "{:?}", p.errors);
+    assert_eq!(p.errors[0].line, 102);
+}
+
+#[test]
+fn comments_may_be_in_any_encoding_but_values_must_be_utf8() {
+    use hbd::config::hacf::parse_hacf_bytes;
+    // "# 心跳间隔" in GBK, and a Latin-1 "# durée" after a value.
+    let mut bytes =
+        b"# \xd0\xc4\xcc\xf8\xbc\xe4\xb8\xf4\nkeepalive 2 # dur\xe9e\nbcast eth0\nnode a\n"
+            .to_vec();
+    let p = parse_hacf_bytes(Path::new("ha.cf"), &bytes);
+    assert_eq!(p.errors, vec![]);
+    assert_eq!(p.value.expect("value").keepalive, Duration::from_secs(2));
+    // A Latin-1 node name is an error at its line and column, naming the fix.
+    bytes.extend_from_slice(b"node caf\xe9\n");
+    let p = parse_hacf_bytes(Path::new("ha.cf"), &bytes);
+    assert_eq!(
+        p.errors,
+        vec![err_at(
+            5,
+            ErrorKind::NotUtf8 {
+                column: 9,
+                byte: 0xe9
+            }
+        )]
+    );
+    assert!(p.errors[0].to_string().contains("iconv -f GBK -t UTF-8"));
+    // CRLF line ends are fine.
+    let p = parse_hacf_bytes(Path::new("ha.cf"), b"bcast eth0\r\nnode a\r\n");
+    assert_eq!(p.errors, vec![]);
+}
+
+#[test]
 fn every_error_is_reported_not_just_the_first() {
     let p = parse("keepalive 2s\nbogus\ndeadtime x\n");
     let lines: Vec<_> = p.errors.iter().map(|e| e.line).collect();

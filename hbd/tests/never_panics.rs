@@ -41,6 +41,18 @@ proptest! {
     }
 
     #[test]
+    fn hacf_parser_never_panics_on_arbitrary_bytes(
+        text in configish(),
+        noise in proptest::collection::vec(any::<u8>(), 0..64),
+        at in any::<usize>(),
+    ) {
+        let mut bytes = text.into_bytes();
+        let at = at % (bytes.len() + 1);
+        bytes.splice(at..at, noise);
+        let _ = hbd::config::hacf::parse_hacf_bytes(Path::new("ha.cf"), &bytes);
+    }
+
+    #[test]
     fn authkeys_parser_never_panics_and_never_echoes_keys(text in configish(), key in "[A-Za-z]{20}") {
         let full = format!("{text}\n1 sha1 {key}\n2 crc {key}\n");
         let p = parse_authkeys(Path::new("authkeys"), &full);

@@ -56,6 +56,18 @@ pub enum ErrorKind {
         /// The operating system's reason.
         reason: String,
     },
+    /// A directive or value holds bytes that are not UTF-8 (comments may hold any bytes).
+    #[error(
+        "byte {byte:#04x} at column {column} is not UTF-8: names, addresses and paths must be \
+         UTF-8 (comments may be in any encoding); re-type the value, or convert the file with \
+         `iconv -f GBK -t UTF-8` (or -f LATIN1)"
+    )]
+    NotUtf8 {
+        /// 1-based byte column of the first bad byte.
+        column: usize,
+        /// The byte.
+        byte: u8,
+    },
     /// A directive heartbeat 3.0.6 does not know (usually a typo).
     #[error(
         "unknown directive `{directive}`; check its spelling against ha.cf(5) or remove the line"

@@ -339,10 +339,11 @@ const FACILITIES: &[&str] = &[
     "uucp", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7", "none",
 ];
 
-/// Reads and parses `ha.cf` at `path`.
+/// Reads and parses `ha.cf` at `path`. Like heartbeat, it reads bytes: comments may be in
+/// any encoding (GBK, Latin-1); a directive or value that is not UTF-8 is an error at its line.
 pub fn read_hacf(path: &Path) -> Parsed<HaCf> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => parse_hacf(path, &text),
+    match std::fs::read(path) {
+        Ok(bytes) => parse_hacf_bytes(path, &bytes),
         Err(e) => Parsed {
             value: None,
             errors: vec![ConfigError::new(
@@ -359,9 +360,31 @@ pub fn read_hacf(path: &Path) -> Parsed<HaCf> {
 
 /// Parses the text of an `ha.cf`; `file` is used in messages only.
 pub fn parse_hacf(file: &Path, text: &str) -> Parsed<HaCf> {
+    parse_hacf_bytes(file, text.as_bytes())
+}
+
+/// Parses the bytes of an `ha.cf`: what follows a `#` is a comment, in any encoding; the
+/// rest of a line must be UTF-8.
+pub fn parse_hacf_bytes(file: &Path, bytes: &[u8]) -> Parsed<HaCf> {
     let mut p = Parser::new(file);
-    for (idx, raw) in text.lines().enumerate() {
-        p.line(idx + 1, raw);
+    let mut lines = bytes.split(|b| *b == b'\n').peekable();
+    let mut number = 0;
+    while let Some(raw) = lines.next() {
+        // A final newline ends the last line; it starts no new one.
+        if raw.is_empty() && lines.peek().is_none() {
+            break;
+        }
+        number += 1;
+        let content = raw.split(|b| *b == b'#').next().unwrap_or_default();
+        let content = content.strip_suffix(b"\r").unwrap_or(content);
+        match std::str::from_utf8(content) {
+            Ok(text) => p.line(number, text),
+            Err(e) => {
+                let column = e.valid_up_to() + 1;
+                let byte = content[e.valid_up_to()];
+                p.err(number, ErrorKind::NotUtf8 { column, byte });
+            }
+        }
     }
     p.finish()
 }
@@ -405,6 +428,8 @@ struct Parser {
     raw: Raw,
     media: Vec<(Medium, usize)>,
     nodes: Vec<NodeDecl>,
+    /// The line of each node in `nodes`, to find a repeated one at once.
+    node_lines: HashMap<NodeName, usize>,
     ping_nodes: Vec<PingNode>,
     respawn: Vec<Respawn>,
     apiauth: Vec<ApiAuth>,
@@ -424,6 +449,7 @@ impl Parser {
             raw: Raw::default(),
             media: vec![],
             nodes: vec![],
+            node_lines: HashMap::new(),
             ping_nodes: vec![],
             respawn: vec![],
             apiauth: vec![],
@@ -723,8 +749,7 @@ impl Parser {
             }),
             "node" => {
                 let node = NodeName::new(tok);
-                if let Some(first) = self.nodes.iter().find(|n| n.name == node) {
-                    let first_line = first.line;
+                if let Some(&first_line) = self.node_lines.get(&node) {
                     self.warn(
                         line,
                         WarningKind::DuplicateNode {
@@ -732,7 +757,9 @@ impl Parser {
                             first_line,
                         },
                     );
-                } else {
+                } else if self.nodes.len() <= MAX_NODES {
+                    // Past the limit one node more is kept, for the error at its line.
+                    self.node_lines.insert(node.clone(), line);
                     self.nodes.push(NodeDecl { name: node, line });
                 }
             }
