@@ -243,4 +243,7 @@ fn labels_longer_than_red_hat_stores_are_refused() {
     assert!(QuorumHeader::validate_label(&"x".repeat(118)).is_ok());
     assert!(QuorumHeader::validate_label(&"x".repeat(119)).is_err());
     assert!(QuorumHeader::validate_label("").is_err());
+    let e = QuorumHeader::validate_label("web\u{1b}[2Jqdisk").expect_err("control");
+    assert!(e.to_string().contains("control character '\\u{1b}'"), "{e}");
+    assert!(QuorumHeader::validate_label("仲裁盘-1").is_ok());
 }

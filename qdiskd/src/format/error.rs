@@ -131,7 +131,7 @@ pub enum EncodeError {
         /// The largest node id of the layout.
         max: u32,
     },
-    /// A label that is empty, too long, or contains a NUL byte.
+    /// A label that is empty, too long, or contains a NUL byte or a control character.
     #[error("label {label:?} is invalid: {reason}")]
     BadLabel {
         /// The label.

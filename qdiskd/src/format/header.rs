@@ -56,7 +56,8 @@ pub struct QuorumHeader {
 }
 
 impl QuorumHeader {
-    /// Checks that `label` can be stored: not empty, at most 118 bytes, no NUL.
+    /// Checks that `label` can be stored: not empty, at most 118 bytes, no NUL, no control
+    /// characters (labels are shown on terminals and in logs).
     pub fn validate_label(label: &str) -> Result<(), EncodeError> {
         let reason = if label.is_empty() {
             Some("it is empty".to_string())
@@ -68,7 +69,12 @@ impl QuorumHeader {
         } else if label.contains('\0') {
             Some("it contains a NUL byte".to_string())
         } else {
-            None
+            label.chars().find(|c| c.is_control()).map(|c| {
+                format!(
+                    "it contains the control character {c:?}: labels are shown on terminals \
+                     and in logs; use printable characters"
+                )
+            })
         };
         match reason {
             Some(reason) => Err(EncodeError::BadLabel {

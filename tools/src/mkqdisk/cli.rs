@@ -50,7 +50,9 @@ EXIT STATUS:
 NOTES:
     Never initialise a disk that a running cluster uses: every node's state is lost. A \
 label must be unique on the storage network; qdiskd takes the first disk it finds with its \
-label. Labels are at most 118 bytes (the Red Hat header's limit). A disk initialised while \
+label. Labels are at most 118 bytes (the Red Hat header's limit), without control \
+characters. Labels and host names read from a disk are shown with control characters \
+escaped (\\u{1b}), so a disk cannot drive the terminal. A disk initialised while \
 the device had 512-byte sectors is refused if the device later reports 4096 (and the other \
 way round): re-initialise it.";
 

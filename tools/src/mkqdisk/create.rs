@@ -117,9 +117,9 @@ pub fn run(args: &Args, device_path: &Path) -> anyhow::Result<i32> {
         Ok(old) => crate::say!(
             "Warning: {} already holds quorum disk '{}' (created {} on {}); it will be overwritten.",
             device_path.display(),
-            old.label,
+            crate::output::printable(&old.label),
             ctime(old.created),
-            old.host
+            crate::output::printable(&old.host)
         ),
         Err(qdisk::disk::DiskError::Format {
             source: qdisk::FormatError::LegacyRhcmHeader,

@@ -7,6 +7,7 @@ use qdisk::format::MessageKind;
 use qdisk::geometry::Layout;
 
 use super::inspect::{DiskReport, Findings, SlotReport};
+use crate::output::printable;
 use crate::timefmt::{age, ctime};
 
 fn magic(layout: Layout) -> u32 {
@@ -89,9 +90,9 @@ fn disk(out: &mut String, d: &DiskReport) {
     }
     let h = &d.header;
     let _ = writeln!(out, "\tMagic:                {:08x}", magic(h.layout));
-    let _ = writeln!(out, "\tLabel:                {}", h.label);
+    let _ = writeln!(out, "\tLabel:                {}", printable(&h.label));
     let _ = writeln!(out, "\tCreated:              {}", ctime(h.created));
-    let _ = writeln!(out, "\tHost:                 {}", h.host);
+    let _ = writeln!(out, "\tHost:                 {}", printable(&h.host));
     let _ = writeln!(out, "\tKernel Sector Size:   {}", d.kernel_sector_size);
     if let Some(recorded) = h.recorded_sector_size {
         let _ = writeln!(out, "\tRecorded Sector Size: {recorded}");
@@ -124,4 +125,44 @@ pub fn findings(findings: &Findings) -> String {
         disk(&mut out, d);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use qdisk::format::QuorumHeader;
+
+    #[test]
+    fn a_label_or_host_from_the_disk_cannot_drive_the_terminal_or_forge_lines() {
+        let report = DiskReport {
+            path: "/dev/sdq".into(),
+            aliases: Vec::new(),
+            kind: qdisk::device::DeviceKind::Block,
+            kernel_sector_size: 512,
+            size: 1 << 20,
+            direct_io: true,
+            header: QuorumHeader {
+                layout: Layout::Classic,
+                created: 0,
+                host: "web1\u{1b}]0;owned\u{7}".into(),
+                label: "q\n\tLabel:                forged".into(),
+                recorded_sector_size: Some(512),
+            },
+            status: None,
+        };
+        let text = findings(&Findings {
+            disks: vec![report],
+            ..Findings::default()
+        });
+        assert!(
+            !text
+                .chars()
+                .any(|c| c.is_control() && c != '\n' && c != '\t'),
+            "{text:?}"
+        );
+        let label_lines = text.lines().filter(|l| l.starts_with("\tLabel:")).count();
+        assert_eq!(label_lines, 1, "{text}");
+        assert!(text.contains("q\\n\\tLabel:"), "{text}");
+        assert!(text.contains("web1\\u{1b}]0;owned\\u{7}"), "{text}");
+    }
 }
