@@ -260,6 +260,59 @@ fn answering_anything_but_yes_writes_nothing() {
 }
 
 #[test]
+fn a_device_holding_a_file_system_or_swap_is_named_before_anything_is_written() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (tool, args, want) in [
+        (
+            "mkfs.ext4",
+            &["-F", "-q"][..],
+            "holds an ext2/3/4 file system",
+        ),
+        ("mkswap", &[][..], "holds a swap area"),
+    ] {
+        let image = dir.path().join(format!("{tool}.img"));
+        std::fs::File::create(&image)
+            .and_then(|f| f.set_len(4 << 20))
+            .expect("image");
+        let made = Command::new(tool)
+            .args(args)
+            .arg(&image)
+            .output()
+            .unwrap_or_else(|e| panic!("{tool} (e2fsprogs / util-linux) runs: {e}"));
+        assert!(made.status.success(), "{tool}: {}", text(&made.stderr));
+        let image = image.to_str().expect("utf-8");
+        let output = mkqdisk_with_input(&["-c", image, "-l", "q"], "n\n");
+        assert_eq!(output.status.code(), Some(1));
+        let stderr = text(&output.stderr);
+        assert!(stderr.contains(want), "{tool}: {stderr}");
+        assert!(stderr.contains("lsblk -f"), "{stderr}");
+        let what = want.trim_start_matches("holds ");
+        assert!(
+            text(&output.stdout).contains(&format!("About to destroy {what} on")),
+            "{}",
+            text(&output.stdout)
+        );
+        assert_eq!(
+            mkqdisk(&["-L", image]).status.code(),
+            Some(1),
+            "nothing written"
+        );
+    }
+    // A blank device gets the plain question.
+    let blank = dir.path().join("blank.img");
+    std::fs::File::create(&blank)
+        .and_then(|f| f.set_len(4 << 20))
+        .expect("image");
+    let output = mkqdisk_with_input(&["-c", blank.to_str().expect("utf-8"), "-l", "q"], "n\n");
+    assert!(text(&output.stdout).contains("About to destroy all data on"));
+    assert!(
+        !text(&output.stderr).contains("holds"),
+        "{}",
+        text(&output.stderr)
+    );
+}
+
+#[test]
 fn reinitialising_warns_about_the_old_disk() {
     let dev = loop_device(512);
     ok(&mkqdisk(&["-c", path(&dev), "-l", "first", "-y"]));

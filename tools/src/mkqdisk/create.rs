@@ -12,6 +12,7 @@ use qdisk::mounts::in_use;
 use qdisk::scan::ScanRoots;
 
 use super::cli::{Args, LayoutArg};
+use super::signature;
 use super::{EXIT_FAILURE, EXIT_OK};
 use crate::timefmt::ctime;
 
@@ -45,15 +46,36 @@ fn now() -> u64 {
 }
 
 /// Asks on standard input; only `y` or `yes` (any case) proceeds. End of input is a no.
-fn confirm(device: &Path) -> anyhow::Result<bool> {
+/// `holds` names what the device holds now, if anything was recognised.
+fn confirm(device: &Path, holds: &str) -> anyhow::Result<bool> {
+    let what = if holds.is_empty() {
+        "all data".to_string()
+    } else {
+        holds.to_string()
+    };
     crate::output::print_stdout(&format!(
-        "WARNING: About to destroy all data on {}; proceed [N/y] ? ",
+        "WARNING: About to destroy {what} on {}; proceed [N/y] ? ",
         device.display()
     ));
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer)?;
     let answer = answer.trim().to_ascii_lowercase();
     Ok(answer == "y" || answer == "yes")
+}
+
+/// The device's first bytes, up to [`signature::PROBE_LEN`] (whole sectors).
+fn head_of(device: &SectorDevice) -> anyhow::Result<Vec<u8>> {
+    let ssz = u64::from(device.sector_size());
+    let len = (signature::PROBE_LEN as u64).min(device.size() / ssz * ssz);
+    if len == 0 {
+        return Ok(Vec::new());
+    }
+    let len = usize::try_from(len).context("probe length")?;
+    let mut buf = qdisk::aligned::AlignedBuf::new(len);
+    device
+        .read_at(0, buf.as_mut_slice())
+        .with_context(|| format!("reading the start of {}", device.path().display()))?;
+    Ok(buf.as_slice().to_vec())
 }
 
 /// Runs `mkqdisk -c`.
@@ -113,6 +135,15 @@ pub fn run(args: &Args, device_path: &Path) -> anyhow::Result<i32> {
         );
     }
 
+    let holds = signature::describe(&signature::identify(&head_of(&device)?));
+    if !holds.is_empty() {
+        eprintln!(
+            "mkqdisk: warning: {} holds {holds}; initialising it as a quorum disk destroys it \
+             (check that this is the right device: lsblk -f {})",
+            device_path.display(),
+            device_path.display()
+        );
+    }
     match read_header(&device) {
         Ok(old) => crate::say!(
             "Warning: {} already holds quorum disk '{}' (created {} on {}); it will be overwritten.",
@@ -134,7 +165,7 @@ pub fn run(args: &Args, device_path: &Path) -> anyhow::Result<i32> {
         layout.max_nodes(),
         device.sector_size()
     );
-    if !args.yes && !confirm(device_path)? {
+    if !args.yes && !confirm(device_path, &holds)? {
         crate::say!("Good thinking: nothing was written.");
         return Ok(EXIT_FAILURE);
     }

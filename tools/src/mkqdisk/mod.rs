@@ -8,6 +8,7 @@ pub mod cli;
 pub mod create;
 pub mod inspect;
 pub mod render;
+pub mod signature;
 
 pub use cli::Args;
 
