@@ -390,7 +390,7 @@ impl QdiskdConfig {
             .find(|n| n.name == node_name)
             .ok_or_else(|| {
                 err(None, format!(
-                    "this node ({node_name:?}, from uname -n) is not listed: add a [[node]] with name = {node_name:?} and its id, or start qdiskd with --node-id"
+                    "this node ({node_name:?}: --node-name, or uname -n) is not listed: add a [[node]] with name = {node_name:?} and its id, or start qdiskd with --node-name NAME (the name this node has in the file)"
                 ))
             })?;
         let weighted = raw.node.iter().find(|n| {
@@ -678,6 +678,8 @@ label = "web-qdisk"
             e.message.contains("add a [[node]] with name = \"db1\""),
             "{e}"
         );
+        assert!(e.message.contains("--node-name NAME"), "{e}");
+        assert!(!e.message.contains("--node-id"), "{e}");
     }
 
     #[test]
