@@ -24,8 +24,9 @@ const UNKNOWN_ERROR: u8 = 13;
     long_about = "Query and steer the local hbd.\n\n\
 The query subcommands are heartbeat's cl_status ones, with the same output and exit codes, \
 so scripts written for cl_status work unchanged: 0 success (node or link up), 1 normal \
-failure (node or link dead, hbd not running), 11 parameter error (unknown node, link or \
-parameter), 13 other error. --json prints hbd's whole answer instead, for programs.",
+failure (node or link dead, hbd not running), 11 parameter error (a bad command line, an \
+unknown node, link or parameter), 13 other error. --json prints hbd's whole answer instead, \
+for programs; with --json a failure is a JSON object too: {\"error\": ..., \"exit\": CODE}.",
     after_help = "Examples:\n  hbctl nodestatus web2 && echo web2 is up\n  hbctl listnodes -n\n  \
 hbctl hblinkstatus web2 eth1\n  hbctl status            (nodes, links, quorum, groups and why a group waits)\n  \
 hbctl standby foreign   (give the groups preferring another node back to it)\n  hbctl --json status | jq .quorum"
@@ -132,8 +133,50 @@ impl From<Set> for GroupSet {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return ExitCode::from(usage_error(&e)),
+    };
     ExitCode::from(run(&cli))
+}
+
+/// A bad command line: cl_status's parameter error (11), not clap's 2; help and version are
+/// no errors. With `--json` anywhere on the line the error is a JSON object on stdout.
+fn usage_error(e: &clap::Error) -> u8 {
+    use clap::error::ErrorKind;
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        let _ = e.print();
+        return OK;
+    }
+    if std::env::args().any(|a| a == "--json") {
+        let message = e.kind().as_str().map_or_else(
+            || e.to_string().lines().next().unwrap_or_default().to_string(),
+            str::to_string,
+        );
+        let detail = e.to_string();
+        say!(
+            "{}",
+            serde_json::json!({
+                "error": message,
+                "detail": detail.trim_end(),
+                "exit": PARAMETER_ERROR,
+            })
+        );
+    } else {
+        let _ = e.print();
+    }
+    PARAMETER_ERROR
+}
+
+/// Reports a failure: `hbctl: MESSAGE` on stderr, or with `--json` a JSON object on stdout
+/// (`{"error": MESSAGE, "exit": CODE}`), so programs always get JSON. Returns `code`.
+fn fail(cli: &Cli, code: u8, message: &str) -> u8 {
+    if cli.json {
+        say!("{}", serde_json::json!({ "error": message, "exit": code }));
+    } else {
+        eprintln!("hbctl: {message}");
+    }
+    code
 }
 
 fn run(cli: &Cli) -> u8 {
@@ -148,8 +191,11 @@ fn run(cli: &Cli) -> u8 {
                 }
                 return NORMAL_FAIL;
             }
-            eprintln!("hbctl: {e}; is hbd running? (hbctl hbstatus)");
-            return NORMAL_FAIL;
+            return fail(
+                cli,
+                NORMAL_FAIL,
+                &format!("{e}; is hbd running? (hbctl hbstatus)"),
+            );
         }
     };
     match &cli.command {
@@ -172,20 +218,14 @@ fn run(cli: &Cli) -> u8 {
                         NORMAL_FAIL
                     }
                 }
-                Err(e) => {
-                    eprintln!("hbctl: {e}");
-                    UNKNOWN_ERROR
-                }
+                Err(e) => fail(cli, UNKNOWN_ERROR, &e.to_string()),
             };
         }
         _ => {}
     }
     let status = match client.status() {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("hbctl: {e}");
-            return UNKNOWN_ERROR;
-        }
+        Err(e) => return fail(cli, UNKNOWN_ERROR, &e.to_string()),
     };
     if cli.json {
         say!(
