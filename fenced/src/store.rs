@@ -8,6 +8,36 @@ use std::path::{Path, PathBuf};
 
 use crate::history::Record;
 
+/// A history file as read: its records, oldest first, and the lines that did not parse.
+#[derive(Debug, Default)]
+pub struct HistoryFile {
+    /// The records, oldest first.
+    pub records: Vec<Record>,
+    /// Lines that did not parse: (1-based line, why).
+    pub damaged: Vec<(usize, String)>,
+    /// Lines in the file.
+    pub lines: usize,
+}
+
+/// Reads the history file at `path` without changing anything (a missing file is an empty
+/// history): for fenced at start, and for `fence_tool history` while fenced is down.
+pub fn read_history(path: &Path) -> std::io::Result<HistoryFile> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(e),
+    };
+    let mut file = HistoryFile::default();
+    for (n, line) in text.lines().enumerate() {
+        file.lines += 1;
+        match serde_json::from_str::<Record>(line) {
+            Ok(r) => file.records.push(r),
+            Err(e) => file.damaged.push((n + 1, e.to_string())),
+        }
+    }
+    Ok(file)
+}
+
 /// The history, in memory and on disk.
 #[derive(Debug)]
 pub struct HistoryStore {
@@ -24,24 +54,15 @@ impl HistoryStore {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let text = match std::fs::read_to_string(path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-            Err(e) => return Err(e),
-        };
-        let mut records = VecDeque::new();
-        let mut lines = 0;
-        for (n, line) in text.lines().enumerate() {
-            lines += 1;
-            match serde_json::from_str::<Record>(line) {
-                Ok(r) => records.push_back(r),
-                Err(e) => tracing::warn!(
-                    "{}:{}: skipping a damaged history line: {e}",
-                    path.display(),
-                    n + 1
-                ),
-            }
+        let read = read_history(path)?;
+        for (line, e) in &read.damaged {
+            tracing::warn!(
+                "{}:{line}: skipping a damaged history line: {e}",
+                path.display()
+            );
         }
+        let lines = read.lines;
+        let mut records: VecDeque<Record> = read.records.into();
         while records.len() > limit {
             records.pop_front();
         }

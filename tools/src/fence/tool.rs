@@ -6,7 +6,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use fenced::api::{Payload, Request};
 use fenced::client::{ClientError, FencedClient};
-use fenced::config::DEFAULT_SOCKET;
+use fenced::config::{FencedConfig, DEFAULT_CONFIG, DEFAULT_HISTORY, DEFAULT_SOCKET};
 
 use super::render;
 use crate::say;
@@ -19,6 +19,10 @@ EXAMPLES:
                                     refused while the quorum disk shows web1 writing
     fence_tool ack --force web1     ... even then (or when qdiskd cannot be asked)
     fence_tool history --json       for scripts
+
+While fenced is not running, `fence_tool history` reads the history file itself (from
+--history-file, or the cluster file's [fenced] history_file, or the default) and says so;
+the other commands say how to go on (fence_node fences straight from the cluster file).
 
 EXIT STATUS:
     0 success, 1 fenced not reachable or the request refused, 2 invalid command line";
@@ -36,6 +40,13 @@ pub struct Args {
     /// Print JSON
     #[arg(long, global = true)]
     pub json: bool,
+    /// The cluster file, for the history file's place when fenced is not running
+    #[arg(long, global = true, value_name = "FILE", default_value = DEFAULT_CONFIG)]
+    pub cluster_file: PathBuf,
+    /// The history file to read when fenced is not running [default: the cluster file's
+    /// [fenced] history_file, or /var/lib/cluster/fence-history.jsonl]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub history_file: Option<PathBuf>,
 }
 
 /// fence_tool's subcommands.
@@ -84,8 +95,82 @@ fn json(value: &impl serde::Serialize) -> String {
     serde_json::to_string_pretty(value).unwrap_or_default()
 }
 
+/// Where fenced keeps its history: `--history-file`, else the cluster file's, else the
+/// default; with a note when the cluster file could not be read.
+fn history_path(args: &Args) -> (PathBuf, Option<String>) {
+    if let Some(path) = &args.history_file {
+        return (path.clone(), None);
+    }
+    match FencedConfig::load(&args.cluster_file) {
+        Ok(config) => (config.history_file, None),
+        Err(e) => (
+            PathBuf::from(DEFAULT_HISTORY),
+            Some(format!(
+                "the cluster file could not be read ({e}); using the default"
+            )),
+        ),
+    }
+}
+
+/// `fence_tool history` while fenced is down: the records straight from the file.
+fn history_from_file(
+    args: &Args,
+    node: Option<&str>,
+    limit: usize,
+    why: &ClientError,
+) -> Result<i32, Box<dyn std::error::Error>> {
+    let (path, note) = history_path(args);
+    eprintln!(
+        "fence_tool: {why}; is fenced running? Reading the history file {} instead",
+        path.display()
+    );
+    if let Some(note) = note {
+        eprintln!("fence_tool: {note}");
+    }
+    let file = fenced::store::read_history(&path)
+        .map_err(|e| format!("cannot read the history file {}: {e}", path.display()))?;
+    for (line, e) in &file.damaged {
+        eprintln!(
+            "fence_tool: {}:{line}: a damaged line, skipped: {e}",
+            path.display()
+        );
+    }
+    let mut records: Vec<_> = file
+        .records
+        .into_iter()
+        .filter(|r| node.is_none_or(|n| r.target.0 == n))
+        .collect();
+    let skip = records.len().saturating_sub(limit);
+    records.drain(..skip);
+    if args.json {
+        say!("{}", json(&Payload::History { records }));
+    } else {
+        if records.is_empty() {
+            say!("no fence operations recorded");
+        }
+        for r in &records {
+            crate::output::print_stdout(&render::record(r));
+        }
+    }
+    Ok(0)
+}
+
 fn execute(args: &Args) -> Result<i32, Box<dyn std::error::Error>> {
-    let mut client = FencedClient::connect(&args.socket)?;
+    let mut client = match FencedClient::connect(&args.socket) {
+        Ok(client) => client,
+        Err(e @ ClientError::Connect { .. }) => {
+            if let Command::History { node, limit } = &args.command {
+                return history_from_file(args, node.as_deref(), *limit, &e);
+            }
+            return Err(format!(
+                "{e}; is fenced running (start it with `fenced`, or check its log)? \
+                 `fence_tool history` still reads the history file, and `fence_node NODE` \
+                 fences straight from the cluster file"
+            )
+            .into());
+        }
+        Err(e) => return Err(e.into()),
+    };
     let timeout = Some(Duration::from_secs(10));
     match &args.command {
         Command::Ls => {
