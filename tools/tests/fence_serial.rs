@@ -407,6 +407,14 @@ fn metadata_of_every_serial_agent_is_valid_against_the_fence_agents_schema() {
         );
         assert_eq!(r.rc, 0, "{r:?}");
         common::metadata::assert_valid(kind.name(), r.out.as_bytes());
+        // fence-agents' name for the port (fence_rcd_serial) is the primary one.
+        assert!(
+            r.out.contains(
+                "<parameter name=\"serial_port\" unique=\"0\" required=\"1\" obsoletes=\"serial_device\">"
+            ),
+            "{}",
+            r.out
+        );
     }
 }
 

@@ -266,7 +266,7 @@ mod tests {
     fn hosts_outside_the_hostlist_are_refused_before_the_line_is_touched() {
         let (p, _) = plugin()
             .params(&[
-                ("serial_device", "/nonexistent/tty"),
+                ("serial_port", "/nonexistent/tty"),
                 ("hostlist", "Node1, node2"),
                 ("plug", "node3"),
             ])
@@ -284,7 +284,7 @@ mod tests {
     fn a_repeat_gap_the_ups_would_ignore_is_refused() {
         let (p, _) = plugin()
             .params(&[
-                ("serial_device", "/x"),
+                ("serial_port", "/x"),
                 ("hostlist", "a"),
                 ("repeat_gap", "1"),
             ])

@@ -29,9 +29,9 @@ pub enum SerialError {
         /// The system's reason.
         detail: String,
     },
-    /// The port could not be opened or configured. Fix: check `serial_device` (the path,
+    /// The port could not be opened or configured. Fix: check `serial_port` (the path,
     /// its permissions, the USB-serial adapter being plugged in).
-    #[error("cannot open serial port {device}: {detail} (check serial_device and the adapter)")]
+    #[error("cannot open serial port {device}: {detail} (check serial_port and the adapter)")]
     Open {
         /// The device path as configured.
         device: String,

@@ -268,7 +268,7 @@ mod tests {
             vec![(1, PowerState::On), (2, PowerState::Off)]
         );
         let (p, _) = plugin()
-            .params(&[("serial_device", "/x"), ("channels", "2"), ("plug", "3")])
+            .params(&[("serial_port", "/x"), ("channels", "2"), ("plug", "3")])
             .expect("params");
         assert_eq!(
             Lcus::from_params(&p).expect_err("refused"),

@@ -33,11 +33,12 @@ pub use lock::PortLock;
 /// Parameters every serial plugin takes (its own come first).
 pub const SERIAL_PARAMS: &[ParamSpec] = &[
     ParamSpec::new(
-        "serial_device",
+        "serial_port",
         ParamType::String,
-        "Serial port the device is attached to (e.g. /dev/ttyS0, /dev/ttyUSB0)",
+        "Serial port the device is attached to (e.g. /dev/ttyS0, /dev/ttyUSB0); fence-agents' \
+         name (fence_rcd_serial)",
     )
-    .aliases(&["ttydev"])
+    .aliases(&["serial_device", "ttydev"])
     .required(),
     ParamSpec::new(
         "serial_lock_dir",
@@ -64,10 +65,10 @@ pub fn common_params() -> Vec<ParamSpec> {
 /// The device path and lock directory from validated parameters.
 pub fn port_params(p: &Params) -> Result<(PathBuf, PathBuf), ParamError> {
     let device = p
-        .get("serial_device")
+        .get("serial_port")
         .filter(|d| !d.is_empty())
         .ok_or_else(|| ParamError::Missing {
-            name: "serial_device".into(),
+            name: "serial_port".into(),
         })?;
     let lock_dir = p
         .get("serial_lock_dir")

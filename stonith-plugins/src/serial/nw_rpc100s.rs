@@ -204,7 +204,7 @@ mod tests {
     fn a_plug_other_than_the_host_is_refused() {
         let (p, _) = plugin()
             .params(&[
-                ("serial_device", "/x"),
+                ("serial_port", "/x"),
                 ("hostlist", "node1"),
                 ("plug", "node2"),
             ])

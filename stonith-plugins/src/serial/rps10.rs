@@ -380,13 +380,13 @@ mod tests {
     fn unknown_outlets_are_refused_when_the_device_is_built() {
         let p = |pairs: &[(&str, &str)]| plugin().params(pairs).expect("params").0;
         let err = Rps10::from_params(&p(&[
-            ("serial_device", "/nonexistent/tty"),
+            ("serial_port", "/nonexistent/tty"),
             ("outlets", "0-1"),
             ("plug", "5"),
         ]))
         .expect_err("unknown outlet");
         assert_eq!(err, FenceError::PortUnknown { plug: "5".into() });
-        assert!(Rps10::from_params(&p(&[("serial_device", "/x"), ("plug", "*")])).is_ok());
+        assert!(Rps10::from_params(&p(&[("serial_port", "/x"), ("plug", "*")])).is_ok());
         assert_eq!(parse_outlets("0-3,7").expect("list"), b"01237".to_vec());
         assert!(parse_outlets("0-12").is_err());
     }
