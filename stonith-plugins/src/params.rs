@@ -59,6 +59,10 @@ pub struct ParamSpec {
     pub secret: bool,
     /// One line of description.
     pub shortdesc: &'static str,
+    /// Refused with this reason when given: a fence-agents option this agent cannot honour
+    /// and must not ignore (IPMI bridging would send the command to the wrong controller).
+    /// Not shown in metadata or help.
+    pub refused: Option<&'static str>,
 }
 
 impl ParamSpec {
@@ -73,7 +77,14 @@ impl ParamSpec {
             required: false,
             secret: false,
             shortdesc,
+            refused: None,
         }
+    }
+
+    /// Refused when given, with `reason` (and the fix).
+    pub const fn refused(mut self, reason: &'static str) -> ParamSpec {
+        self.refused = Some(reason);
+        self
     }
 
     /// With a short option.
@@ -391,6 +402,12 @@ impl Params {
                 warnings.push(ParamWarning::Deprecated {
                     alias: raw.clone(),
                     name: spec.name,
+                });
+            }
+            if let Some(reason) = spec.refused {
+                return Err(ParamError::Invalid {
+                    name: spec.name.to_string(),
+                    reason: reason.to_string(),
                 });
             }
             let checked = spec.check(value.as_ref())?;

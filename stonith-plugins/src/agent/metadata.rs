@@ -32,7 +32,7 @@ fn write(w: &mut Writer<Vec<u8>>, plugin: &Plugin) -> std::io::Result<()> {
                 .write_text_content(BytesText::new(plugin.vendor_url))?;
             w.create_element("parameters").write_inner_content(|w| {
                 let mut entries: Vec<(&str, &crate::params::ParamSpec, Option<&str>)> = Vec::new();
-                for spec in &plugin.params {
+                for spec in plugin.params.iter().filter(|s| s.refused.is_none()) {
                     entries.push((spec.name, spec, None));
                     for alias in spec.aliases {
                         entries.push((alias, spec, Some(spec.name)));

@@ -114,23 +114,107 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for MaskedErr {
     }
 }
 
+/// The `--help` text: usage, every option with its default and choices, the actions.
+fn help(plugin: &Plugin) -> String {
+    use std::fmt::Write as _;
+    let mut text = format!(
+        "{} {}: {}\n\nUsage: {} [OPTION]... [-o ACTION]\n       {} < OPTIONS   (name=value \
+         lines on standard input, the way fenced and Pacemaker call it)\n\nOptions:\n",
+        plugin.agent,
+        env!("CARGO_PKG_VERSION"),
+        plugin.shortdesc,
+        plugin.agent,
+        plugin.agent
+    );
+    for spec in plugin.params.iter().filter(|s| s.refused.is_none()) {
+        let mut line = spec.shortdesc.to_string();
+        if let crate::params::ParamType::Select(choices) = spec.kind {
+            let _ = write!(line, " (one of: {})", choices.join(", "));
+        }
+        if let Some(default) = spec.default.filter(|d| !d.is_empty()) {
+            let _ = write!(line, " [default: {default}]");
+        }
+        if spec.required {
+            line.push_str(" [required]");
+        }
+        let _ = writeln!(text, "   {:<40} {line}", spec.getopt());
+    }
+    let actions: Vec<String> = plugin.actions.iter().map(ToString::to_string).collect();
+    let _ = writeln!(
+        text,
+        "\nActions (-o, --action): {}\n   -h, --help   this text;  -V, --version   the version\n\n\
+         Exit status: 0 success (status: on), 1 failure, 2 status: off.",
+        actions.join(", ")
+    );
+    text
+}
+
+/// How long `password_script` (and the other secret scripts) may take: it must print the
+/// secret and exit; one that hangs would hold the fence operation forever.
+pub const PASSWORD_SCRIPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 fn run_password_script(script: &str) -> Result<String, ParamError> {
-    let output = Command::new("sh")
+    run_password_script_within(script, PASSWORD_SCRIPT_TIMEOUT)
+}
+
+/// Runs `script` with `sh -c` in a process group of its own, reads what it prints, and
+/// kills the whole group if it has not exited within `limit`.
+fn run_password_script_within(
+    script: &str,
+    limit: std::time::Duration,
+) -> Result<String, ParamError> {
+    use std::os::unix::process::CommandExt;
+    let fail = |reason: String| ParamError::PasswordScript { reason };
+    let mut child = Command::new("sh")
         .args(["-c", script])
         .stdin(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
-        .output()
-        .map_err(|e| ParamError::PasswordScript {
-            reason: format!("cannot run sh: {e}"),
-        })?;
-    if !output.status.success() {
-        return Err(ParamError::PasswordScript {
-            reason: format!("it exited with {}", output.status),
-        });
+        .process_group(0)
+        .spawn()
+        .map_err(|e| fail(format!("cannot run sh: {e}")))?;
+    let mut stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| fail("no pipe to read it".into()))?;
+    let reader = std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = stdout.read_to_end(&mut bytes);
+        bytes
+    });
+    let deadline = std::time::Instant::now() + limit;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Ok(None) => {
+                if let Some(group) = rustix::process::Pid::from_raw(child.id() as i32) {
+                    let _ =
+                        rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+                }
+                let _ = child.wait();
+                return Err(fail(format!(
+                    "it did not finish within {} s and was killed; it must print the \
+                     secret and exit",
+                    limit.as_secs_f64()
+                )));
+            }
+            Err(e) => return Err(fail(format!("waiting for it: {e}"))),
+        }
+    };
+    // The group is killed too: a child the script left behind must not hold the pipe open.
+    if let Some(group) = rustix::process::Pid::from_raw(child.id() as i32) {
+        let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
     }
-    let text = String::from_utf8(output.stdout).map_err(|_| ParamError::PasswordScript {
-        reason: "its output is not UTF-8".into(),
-    })?;
+    let stdout = reader
+        .join()
+        .map_err(|_| fail("reading its output failed".into()))?;
+    if !status.success() {
+        return Err(fail(format!("it exited with {status}")));
+    }
+    let text = String::from_utf8(stdout).map_err(|_| fail("its output is not UTF-8".into()))?;
     Ok(text.trim_end_matches(['\n', '\r']).to_string())
 }
 
@@ -161,23 +245,29 @@ pub fn run(
             }
         }
     };
-    let wants_help = pairs
+    let asked = pairs
         .iter()
         .rev()
         .find(|(k, _)| k == "action")
-        .is_some_and(|(_, v)| v == "help" || v == "version");
-    if wants_help {
-        let _ = writeln!(
-            out,
-            "{} {}: {}",
-            plugin.agent,
-            env!("CARGO_PKG_VERSION"),
-            plugin.shortdesc
-        );
-        for s in &plugin.params {
-            let _ = writeln!(out, "   {:<40} {}", s.getopt(), s.shortdesc);
-        }
+        .map(|(_, v)| v.as_str());
+    if asked == Some("version") {
+        let _ = writeln!(out, "{} {}", plugin.agent, env!("CARGO_PKG_VERSION"));
         return EXIT_OK;
+    }
+    if asked == Some("help") {
+        let _ = out.write_all(help(plugin).as_bytes());
+        return EXIT_OK;
+    }
+    if args
+        .iter()
+        .any(|a| a == "-p" || a.starts_with("--password=") || a == "--password")
+    {
+        notes.push(
+            "a password on the command line is visible to every user in the process list; \
+             pass it on standard input (password=...), in the environment, or through \
+             password_script"
+                .into(),
+        );
     }
     let (mut params, warnings) = match Params::parse(&plugin.params, &pairs) {
         Ok(p) => p,
@@ -403,6 +493,24 @@ fn act(
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_password_script_that_hangs_is_killed_at_its_limit() {
+        let limit = std::time::Duration::from_millis(300);
+        assert_eq!(
+            run_password_script_within("echo s3cret", limit).expect("prints"),
+            "s3cret"
+        );
+        let e = run_password_script_within("sleep 30", limit).expect_err("hangs");
+        assert!(e.to_string().contains("did not finish within 0.3 s"), "{e}");
+        // A child left behind holding the output open does not hold the agent.
+        assert_eq!(
+            run_password_script_within("echo pw; sleep 30 &", limit).expect("prints"),
+            "pw"
+        );
+        let e = run_password_script_within("exit 3", limit).expect_err("fails");
+        assert!(e.to_string().contains("exited with"), "{e}");
+    }
+
     #[derive(Clone, Default)]
     struct Buf(Arc<Mutex<Vec<u8>>>);
     impl Write for Buf {
@@ -437,6 +545,84 @@ mod tests {
             Box::new(err.clone()),
         );
         (code, String::from_utf8_lossy(&out).into_owned(), err.text())
+    }
+
+    #[test]
+    fn help_has_usage_defaults_choices_and_actions_and_version_is_one_line() {
+        let (code, out, _) = agent(&["--help"], "", None);
+        assert_eq!(code, 0);
+        for want in [
+            "Usage: fence_qd_ipmilan [OPTION]...",
+            "[default: 623]",
+            "(one of: callback, user, operator, administrator)",
+            "Actions (-o, --action): on, off, reboot, status",
+            "Exit status:",
+        ] {
+            assert!(out.contains(want), "{want}: {out}");
+        }
+        assert!(
+            !out.contains("--target"),
+            "refused options are not offered: {out}"
+        );
+        for args in [&["-V"][..], &["--version"]] {
+            let (code, out, _) = agent(args, "", None);
+            assert_eq!(code, 0);
+            assert_eq!(
+                out,
+                format!("fence_qd_ipmilan {}\n", env!("CARGO_PKG_VERSION"))
+            );
+        }
+        let (_, out, _) = agent(&["-o", "metadata"], "", None);
+        assert!(!out.contains("\"target\""), "{out}");
+    }
+
+    #[test]
+    fn ipmi_bridging_is_refused_not_ignored() {
+        let (code, _, err) = agent(
+            &[],
+            "ip=10.0.0.1\nusername=a\npassword=b\ntarget=0x82\naction=validate-all\n",
+            None,
+        );
+        assert_eq!(code, 1);
+        assert!(err.contains("IPMI bridging"), "{err}");
+        let (code, _, err) = agent(
+            &[
+                "-a", "10.0.0.1", "-l", "a", "-p", "b", "--target", "0x82", "-o", "off",
+            ],
+            "",
+            None,
+        );
+        assert_eq!(code, 1);
+        assert!(err.contains("IPMI bridging"), "{err}");
+    }
+
+    #[test]
+    fn a_password_on_the_command_line_is_warned_about_without_showing_it() {
+        let (_, _, err) = agent(
+            &[
+                "-a",
+                "127.0.0.1",
+                "-l",
+                "a",
+                "-p",
+                "hunter2",
+                "-o",
+                "validate-all",
+            ],
+            "",
+            None,
+        );
+        assert!(
+            err.contains("visible to every user in the process list"),
+            "{err}"
+        );
+        assert!(!err.contains("hunter2"), "{err}");
+        let (_, _, err) = agent(
+            &[],
+            "ip=127.0.0.1\nusername=a\npassword=hunter2\naction=validate-all\n",
+            None,
+        );
+        assert!(!err.contains("process list"), "{err}");
     }
 
     #[test]

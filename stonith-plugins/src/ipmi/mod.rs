@@ -70,6 +70,13 @@ pub const IPMI_PARAMS: &[ParamSpec] = &[
         "Retransmissions of an unanswered IPMI request",
     )
     .default("2"),
+    // fence_ipmilan's --target bridges the request through this BMC to another controller
+    // (a blade's, ipmitool -t). Ignoring it would send off to the chassis BMC itself.
+    ParamSpec::new("target", ParamType::String, "IPMI bridging target address").refused(
+        "IPMI bridging (fence_ipmilan's target, ipmitool -t) is not supported: the command \
+         would go to this BMC instead of the controller behind it; give the blade's or \
+         node's own management address as ip, or use fence_ipmilan for bridged setups",
+    ),
 ];
 
 const LONGDESC: &str = "fence_qd_ipmilan is a fence agent for machines controlled by IPMI over \
