@@ -87,7 +87,7 @@ fn check_reports_every_error_with_file_and_line_and_exits_1() {
         "{stderr}"
     );
     assert!(
-        stderr.contains(&format!("{}:0: bad permissions 0644", keys.display())),
+        stderr.contains(&format!("{}: bad permissions 0644", keys.display())),
         "{stderr}"
     );
     assert!(

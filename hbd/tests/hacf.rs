@@ -604,7 +604,7 @@ fn no_media_and_no_nodes_are_errors() {
     );
     assert_eq!(
         p.errors[0].to_string(),
-        "ha.cf:0: no heartbeat media defined; add at least one `bcast IFACE`, \
+        "ha.cf: no heartbeat media defined; add at least one `bcast IFACE`, \
          `mcast IFACE GROUP PORT TTL LOOP`, `ucast IFACE PEER` or `serial DEVICE` line"
     );
 }

@@ -723,7 +723,7 @@ label = "web-qdisk"
             format!("{TWO_NODES}watchdog = \"/dev/watchdog1\"\nwatchdog_timeout = \"12s\"\n");
         let e = parse(&text).expect_err("too slow");
         assert_eq!(e.line, Some(17), "{e}");
-        assert!(e.message.contains("use at most 11s"), "{e}");
+        assert!(e.message.contains("use at most 11 s"), "{e}");
         assert!(e.message.contains("watchdog = \"none\""), "{e}");
 
         let text = format!("{TWO_NODES}watchdog = \"none\"\n");

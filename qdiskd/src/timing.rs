@@ -95,6 +95,24 @@ pub struct TimingRequest {
     pub master_wait: Option<u32>,
 }
 
+/// A duration the way an administrator writes it: `350 ms`, `1 s`, `13.5 s`.
+pub fn human(d: &Duration) -> String {
+    if d.is_zero() {
+        "0 s".to_string()
+    } else if *d < Duration::from_secs(1) {
+        let ms = d.as_secs_f64() * 1000.0;
+        format!("{} ms", trim(ms))
+    } else {
+        format!("{} s", trim(d.as_secs_f64()))
+    }
+}
+
+/// A number with at most three decimals and no trailing zeros.
+fn trim(x: f64) -> String {
+    let s = format!("{x:.3}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
 /// A timing rule that is broken, with the fix.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TimingError {
@@ -105,7 +123,7 @@ pub enum TimingError {
         tko: u32,
     },
     /// An interval below 1 s on the Red Hat layout, or below 100 ms on any.
-    #[error("interval {interval:?} is too short: {why}")]
+    #[error("interval {} is too short: {why}", human(.interval))]
     IntervalTooShort {
         /// The value.
         interval: Duration,
@@ -113,13 +131,13 @@ pub enum TimingError {
         why: &'static str,
     },
     /// The membership timeout is under Red Hat's 10 s floor.
-    #[error("the membership timeout {token:?} is too fast to use with a Red Hat layout quorum disk (at least 10 s); raise it, or use the extended layout")]
+    #[error("the membership timeout {} is too fast to use with a Red Hat layout quorum disk (at least 10 s); raise it, or use the extended layout", human(.token))]
     TokenTooFast {
         /// The membership timeout.
         token: Duration,
     },
     /// The watchdog timeout does not fit inside the write deadline.
-    #[error("watchdog timeout {timeout:?} is too long for interval {interval:?} and tko {tko}: the watchdog must fire before the write deadline (tko−1)·interval = {deadline:?}, with 1.5 intervals to spare for the cycle that pets it; {fix}")]
+    #[error("watchdog timeout {} is too long for interval {} and tko {tko}: the watchdog must fire before the write deadline (tko−1)·interval = {}, with 1.5 intervals to spare for the cycle that pets it; {fix}", human(.timeout), human(.interval), human(.deadline))]
     WatchdogTooSlow {
         /// The timeout asked for.
         timeout: Duration,
@@ -135,13 +153,13 @@ pub enum TimingError {
         fix: String,
     },
     /// The watchdog API counts whole seconds.
-    #[error("watchdog timeout {timeout:?} is not a whole number of seconds of at least 1 (the Linux watchdog API counts seconds)")]
+    #[error("watchdog timeout {} is not a whole number of seconds of at least 1 (the Linux watchdog API counts seconds)", human(.timeout))]
     WatchdogNotWholeSeconds {
         /// The timeout asked for.
         timeout: Duration,
     },
     /// Master recovery would outlast the membership timeout.
-    #[error("quorum disk timings are too slow for the membership timeout {token:?}: a master failover takes up to interval·(tko + master_wait + 4.5) = {failover:?}, and hbd sees it up to 250 ms later; raise the membership timeout to at least {suggested:?} (hbd's deadtime) or lower interval/tko")]
+    #[error("quorum disk timings are too slow for the membership timeout {}: a master failover takes up to interval·(tko + master_wait + 4.5) = {}, and hbd sees it up to 250 ms later; raise the membership timeout to at least {} (hbd's deadtime) or lower interval/tko", human(.token), human(.failover), human(.suggested))]
     FailoverTooSlow {
         /// The membership timeout.
         token: Duration,
@@ -260,7 +278,7 @@ impl Timing {
         let needed = Duration::from_secs(1) + self.interval * 3 / 2;
         let min_tko = 1 + needed.as_nanos().div_ceil(self.interval.as_nanos().max(1)) as u64;
         let fix = if max >= Duration::from_secs(1) {
-            format!("use at most {max:?}, or raise tko")
+            format!("use at most {}, or raise tko", human(&max))
         } else {
             format!(
                 "no whole-second timeout fits (the watchdog API counts seconds): raise tko to at least {min_tko} or the interval, or run without a watchdog (watchdog = \"none\")"
@@ -299,6 +317,20 @@ impl Timing {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_read_as_an_administrator_writes_them() {
+        assert_eq!(human(&Duration::ZERO), "0 s");
+        assert_eq!(human(&Duration::from_millis(350)), "350 ms");
+        assert_eq!(human(&Duration::from_secs(1)), "1 s");
+        assert_eq!(human(&Duration::from_millis(13_500)), "13.5 s");
+        assert_eq!(human(&Duration::from_micros(1_500)), "1.5 ms");
+        let e = TimingError::IntervalTooShort {
+            interval: Duration::ZERO,
+            why: "x",
+        };
+        assert_eq!(e.to_string(), "interval 0 s is too short: x");
+    }
 
     fn secs(s: u64) -> Duration {
         Duration::from_secs(s)

@@ -190,7 +190,7 @@ fn unknown_and_never_used_nodes_are_refused_and_nothing_is_written() {
     // A message wait too short to prove anything is refused before anything is written.
     let run = q.agent(&agent(), "action=off\nplug=node2\nmsgwait=1\n", LIMIT);
     assert_eq!(run.code, 1, "{run:?}");
-    assert!(run.stderr.contains("at least 2s"), "{run:?}");
+    assert!(run.stderr.contains("at least 2 s"), "{run:?}");
     assert_eq!(q.slot(1, 2).expect("slot 2").updated_by, 2);
     // Nobody was fenced by any of this.
     for i in 1..=3 {

@@ -1,7 +1,8 @@
 //! Errors and warnings of the configuration layer.
 //!
 //! Every message reads `file:line: what is wrong, and the fix`. Line numbers are 1-based; line
-//! `0` means the file as a whole (it is missing, has bad permissions, or lacks a required line).
+//! `0` means the file as a whole (it is missing, has bad permissions, or lacks a required line)
+//! and is not printed: the message reads `file: what is wrong`.
 //! Nothing in here ever carries key material from `authkeys`: those variants hold only key
 //! indices and method names that hbd itself knows.
 
@@ -9,9 +10,18 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// `file:line`, or `file` alone for the file as a whole (line 0).
+fn place(file: &std::path::Path, line: usize) -> String {
+    if line == 0 {
+        file.display().to_string()
+    } else {
+        format!("{}:{line}", file.display())
+    }
+}
+
 /// A configuration error: where it is and what it is.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{}:{line}: {kind}", file.display())]
+#[error("{}: {kind}", place(file, *line))]
 pub struct ConfigError {
     /// The file the error is in.
     pub file: PathBuf,
@@ -301,7 +311,7 @@ pub enum ErrorKind {
 
 /// A warning: the configuration is accepted, but something deserves attention.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{}:{line}: warning: {kind}", file.display())]
+#[error("{}: warning: {kind}", place(file, *line))]
 pub struct ConfigWarning {
     /// The file.
     pub file: PathBuf,

@@ -105,11 +105,14 @@ fn print_check(config: &QdiskdConfig) {
         DiskTarget::Device(d) => println!("  disk:          {}", d.display()),
     }
     let t = config.timing;
-    println!("  membership:    {:?}", config.membership_timeout);
+    println!(
+        "  membership:    {}",
+        qdisk::timing::human(&config.membership_timeout)
+    );
     println!(
         "  interval:      {}",
         t.interval
-            .map_or("1s (default)".into(), |i| format!("{i:?}"))
+            .map_or("1 s (default)".into(), |i| qdisk::timing::human(&i))
     );
     println!(
         "  tko:           {}",
@@ -133,7 +136,7 @@ fn print_check(config: &QdiskdConfig) {
             d.display(),
             config
                 .watchdog_timeout
-                .map_or("automatic".into(), |t| format!("{t:?}"))
+                .map_or("automatic".into(), |t| qdisk::timing::human(&t))
         ),
     }
     println!("  socket:        {}", config.socket.display());

@@ -89,8 +89,9 @@ impl DiskThread {
             Ok(Err(e)) => return Err(format!("cannot open the quorum disk: {e}")),
             Err(RecvTimeoutError::Timeout) => {
                 return Err(format!(
-                    "opening the quorum disk {} did not finish within {timeout:?}: the storage path from this node hangs",
-                    path.display()
+                    "opening the quorum disk {} did not finish within {}: the storage path from this node hangs",
+                    path.display(),
+                    qdisk::timing::human(&timeout)
                 ))
             }
             Err(RecvTimeoutError::Disconnected) => {
@@ -129,8 +130,9 @@ impl DiskThread {
         match self.replies.recv_timeout(deadline) {
             Ok(done) => Ok(done),
             Err(RecvTimeoutError::Timeout) => Err(format!(
-                "{what} on {} did not finish within {deadline:?}: the storage path from this node hangs",
-                self.path.display()
+                "{what} on {} did not finish within {}: the storage path from this node hangs",
+                self.path.display(),
+                qdisk::timing::human(&deadline)
             )),
             Err(RecvTimeoutError::Disconnected) => Err("the disk thread has stopped".into()),
         }

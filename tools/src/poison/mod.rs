@@ -20,7 +20,7 @@ use qdisk::format::{Pill, PillAction};
 use qdisk::poison::{
     default_msgwait, min_msgwait, pill_writer, poll_period, SenderAction, SenderConfig,
 };
-use qdisk::timing::Timing;
+use qdisk::timing::{human, Timing};
 use qdisk::NodeId;
 use stonith::device::{Action, FenceDevice, Outcome, Port, PowerCommand, PowerState};
 use stonith::error::{FenceError, ParamError};
@@ -233,9 +233,12 @@ impl PoisonDevice {
                     return Err(ParamError::Invalid {
                         name: "msgwait".into(),
                         reason: format!(
-                            "{m:?} is too short to prove node {name:?} is gone: at least {min:?} (2 x its watchdog timeout {w:?}, its watchdog timeout + one interval, and its write deadline {:?}); leave msgwait out for the default {:?}",
-                            timing.write_deadline(),
-                            default_msgwait(&timing, w)
+                            "{} is too short to prove node {name:?} is gone: at least {} (2 x its watchdog timeout {}, its watchdog timeout + one interval, and its write deadline {}); leave msgwait out for the default {}",
+                            human(&m),
+                            human(&min),
+                            human(&w),
+                            human(&timing.write_deadline()),
+                            human(&default_msgwait(&timing, w))
                         ),
                     }
                     .into());
@@ -276,14 +279,14 @@ impl PoisonDevice {
             nonce: nonce(),
         };
         tracing::info!(
-            "poison pill ({action}, nonce {:08x}) for node {} (id {}) on {}, written as node {writer}; msgwait {:?} (watchdog {:?}, interval {:?})",
+            "poison pill ({action}, nonce {:08x}) for node {} (id {}) on {}, written as node {writer}; msgwait {} (watchdog {}, interval {})",
             pill.nonce,
             victim.name,
             victim.id,
             disk.path().display(),
-            victim.msgwait,
-            victim.watchdog,
-            victim.timing.interval
+            human(&victim.msgwait),
+            victim.watchdog.as_ref().map_or_else(|| "none".to_string(), human),
+            human(&victim.timing.interval)
         );
         let config = SenderConfig {
             victim: victim.id,
