@@ -20,6 +20,7 @@ pub mod node;
 pub mod policy;
 pub mod proto;
 pub mod rt;
+pub mod setup;
 pub mod state;
 pub mod wire;
 

@@ -24,10 +24,19 @@ use hbd::daemon::{Options, SelfFence, DEFAULT_STATE_DIR};
 #[derive(Debug, Parser)]
 #[command(version, about, long_about)]
 struct Args {
-    /// Parse and validate the configuration without starting anything; print the effective
-    /// settings (defaults included, keys masked). Exit 0 when valid, 1 otherwise.
+    /// Check the whole setup without starting anything: parse and validate the files, print
+    /// the effective settings (defaults included, keys masked), then judge the setup as it
+    /// would run with these options: fencing, a tie-breaker for two nodes, node names in
+    /// ha.cf and the cluster file, fence agents (installed, and their own validate-all),
+    /// interfaces, serial devices and resource agents on this node, the quorum disk's timing
+    /// against deadtime. Exit 0 when all is well, 1 on errors, 3 on warnings only.
     #[arg(long)]
     check: bool,
+
+    /// The cluster file fenced and qdiskd read (for --check) [default: /etc/cluster/cluster.toml,
+    /// or the --cluster file]
+    #[arg(long, value_name = "FILE")]
+    cluster_file: Option<PathBuf>,
 
     /// Configuration directory holding ha.cf, authkeys and haresources.
     #[arg(default_value = DEFAULT_DIR)]
@@ -100,6 +109,57 @@ enum FenceArg {
     KillCgroup,
 }
 
+/// `hbd --check`'s second half: the setup as it would run (see [`hbd::setup`]).
+fn whole_setup_check(args: &Args, cfg: &Config) -> ExitCode {
+    use hbd::setup::{check, ClusterFile, Setup, Severity, System};
+    let path = args
+        .cluster_file
+        .clone()
+        .or_else(|| args.cluster.clone())
+        .unwrap_or_else(|| PathBuf::from(fenced::config::DEFAULT_CONFIG));
+    let file = match ClusterFile::read(&path, &cfg.local_node.to_string()) {
+        Ok(file) => file,
+        Err(e) => {
+            eprintln!("error: {e}; fix it or point --cluster-file at the right file");
+            return ExitCode::from(1);
+        }
+    };
+    let agents = AgentConfig {
+        resource_dir: args.resource_dir.clone(),
+        init_dir: args.init_dir.clone(),
+        ..AgentConfig::default()
+    };
+    let setup = Setup {
+        config: cfg,
+        fenced_socket: args.fenced_socket.as_deref(),
+        qdisk_socket: args.qdisk_socket.as_deref(),
+        ping_votes: args.ping_votes,
+        agents: &agents,
+        cluster_file: file.as_ref(),
+    };
+    let findings = check(&setup, &System);
+    for f in &findings {
+        eprintln!("{f}");
+    }
+    let errors = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .count();
+    let warnings = findings.len() - errors;
+    let file_note = match &file {
+        Some(_) => format!("with {}", path.display()),
+        None => format!("without a cluster file ({} does not exist)", path.display()),
+    };
+    println!("# the setup, {file_note}: {errors} error(s), {warnings} warning(s)");
+    if errors > 0 {
+        ExitCode::from(1)
+    } else if warnings > 0 {
+        ExitCode::from(3)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
 fn report(loaded: &Parsed<Config>, what: &str) -> Option<Config> {
     for w in &loaded.warnings {
         eprintln!("{w}");
@@ -131,8 +191,8 @@ fn main() -> ExitCode {
     };
     if args.check {
         print!("{}", summary(&cfg));
-        println!("\n# configuration is valid");
-        return ExitCode::SUCCESS;
+        println!("\n# the files are valid");
+        return whole_setup_check(&args, &cfg);
     }
     let level: tracing::Level = match args.log.parse() {
         Ok(l) => l,
