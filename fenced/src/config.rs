@@ -78,27 +78,8 @@ pub struct ConfigError {
     pub message: String,
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Dur(Duration);
-
-impl<'de> Deserialize<'de> for Dur {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Int(u64),
-            Text(String),
-        }
-        match Raw::deserialize(d)? {
-            Raw::Int(s) => Ok(Dur(Duration::from_secs(s))),
-            Raw::Text(t) => humantime::parse_duration(t.trim()).map(Dur).map_err(|_| {
-                serde::de::Error::custom(format!(
-                    "{t:?} is not a duration; write e.g. \"5s\" or \"500ms\""
-                ))
-            }),
-        }
-    }
-}
+/// A duration in the cluster file: the workspace's one reading (units or seconds).
+type Dur = plumbing::duration::ConfigDuration;
 
 #[derive(Debug, Deserialize)]
 struct RawFile {
@@ -219,9 +200,7 @@ pub struct FencedConfig {
     pub qdisk_socket: Option<PathBuf>,
 }
 
-fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].matches('\n').count() + 1
-}
+use plumbing::text::line_of;
 
 fn value_string(v: &toml::Value) -> String {
     match v {

@@ -91,38 +91,8 @@ pub enum Scheduler {
     Other,
 }
 
-/// A duration written as `"1s"`, `"500ms"`, or a number of seconds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ConfigDuration(pub Duration);
-
-impl<'de> Deserialize<'de> for ConfigDuration {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Int(u64),
-            Float(f64),
-            Text(String),
-        }
-        match Raw::deserialize(d)? {
-            Raw::Int(s) => Ok(ConfigDuration(Duration::from_secs(s))),
-            Raw::Float(s) if s >= 0.0 && s.is_finite() => {
-                Ok(ConfigDuration(Duration::from_secs_f64(s)))
-            }
-            Raw::Float(s) => Err(serde::de::Error::custom(format!(
-                "{s} is not a duration; write e.g. \"1s\" or \"500ms\""
-            ))),
-            Raw::Text(t) => humantime::parse_duration(t.trim())
-                .or_else(|_| t.trim().parse::<u64>().map(Duration::from_secs).map_err(|_| ()))
-                .map(ConfigDuration)
-                .map_err(|_| {
-                    serde::de::Error::custom(format!(
-                        "{t:?} is not a duration; write e.g. \"1s\", \"500ms\" or a number of seconds"
-                    ))
-                }),
-        }
-    }
-}
+/// A duration in the cluster file: the workspace's one reading (units or seconds).
+pub use plumbing::duration::ConfigDuration;
 
 /// `master_wins`: automatic, or forced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -287,9 +257,7 @@ pub struct QdiskdConfig {
     pub nodes: Vec<(NodeId, String)>,
 }
 
-fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].matches('\n').count() + 1
-}
+use plumbing::text::line_of;
 
 impl QdiskdConfig {
     /// Reads and validates `path` for the node called `node_name` (normally `uname -n`).

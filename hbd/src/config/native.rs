@@ -167,11 +167,7 @@ impl Lines {
 }
 
 fn line_of(text: &str, span: Range<usize>) -> usize {
-    text.as_bytes()[..span.start.min(text.len())]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
+    plumbing::text::line_of(text, span.start)
 }
 
 /// A time as `ha.cf` writes it, from a TOML number (seconds) or a string (`"1s"`,

@@ -1,0 +1,9 @@
+//! The small shared plumbing of the daemons (qdiskd, fenced, hbd): what each of them would
+//! otherwise write again, so that the same key means the same thing to every daemon. It
+//! depends on no member of the workspace.
+//!
+//! - [`duration`]: a duration in the cluster file, read one way everywhere;
+//! - [`text`]: line numbers of positions in a file, for `file:line` errors.
+
+pub mod duration;
+pub mod text;
