@@ -102,6 +102,16 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         bins: Option<std::path::PathBuf>,
     },
+    /// One report for campaigns run side by side: reads every seed-N/record.json of the
+    /// DIRs and writes the summary table, summary.md, report.html and the timelines to --out.
+    ChaosReport {
+        /// Campaign output directories (lab chaos --out).
+        #[arg(required = true, value_name = "DIR")]
+        dirs: Vec<std::path::PathBuf>,
+        /// Where the merged reports go.
+        #[arg(long, value_name = "DIR")]
+        out: std::path::PathBuf,
+    },
     /// Remove leftovers of labs whose process is dead (namespaces, cgroups and their
     /// processes, FUSE mounts, loop devices, directories).
     Sweep,
@@ -414,6 +424,32 @@ fn chaos(
     }
 }
 
+/// `lab chaos-report`: the reports of several campaign directories as one.
+fn chaos_report(dirs: &[std::path::PathBuf], out: &std::path::Path) -> ExitCode {
+    let records = match lab::chaos::campaign::load_records(dirs) {
+        Ok(r) if r.is_empty() => {
+            eprintln!("lab chaos-report: no seed-N/record.json in the directories given");
+            return ExitCode::from(2);
+        }
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("lab chaos-report: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Err(e) = lab::chaos::report::write_reports(out, &records) {
+        eprintln!("lab chaos-report: writing {}: {e}", out.display());
+        return ExitCode::from(2);
+    }
+    println!(
+        "{}\n{} schedules; report: {}",
+        lab::chaos::report::summary_table(&records),
+        records.len(),
+        out.join("report.html").display()
+    );
+    ExitCode::SUCCESS
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Command::SerialSim {
@@ -460,6 +496,7 @@ fn main() -> ExitCode {
         } => serial_sim(&device, &port, fast, hold),
         command @ Command::DiskWriter { .. } => disk_writer(&command),
         Command::Cluster(command) => cluster(command),
+        Command::ChaosReport { dirs, out } => chaos_report(&dirs, &out),
         Command::Chaos {
             seeds,
             nodes,

@@ -111,9 +111,86 @@ pub fn campaign(
     Ok(records)
 }
 
+/// Reads every `seed-N/record.json` under `dirs` (campaigns run side by side, or an
+/// interrupted one and its continuation), in seed order; a seed found twice is an error.
+pub fn load_records(dirs: &[std::path::PathBuf]) -> Result<Vec<RunRecord>> {
+    let mut records: Vec<RunRecord> = Vec::new();
+    for dir in dirs {
+        let entries = std::fs::read_dir(dir).map_err(|e| LabError::io(dir, e))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| LabError::io(dir, e))?;
+            let path = entry.path().join("record.json");
+            if !entry.file_name().to_string_lossy().starts_with("seed-") || !path.exists() {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).map_err(|e| LabError::io(&path, e))?;
+            let record: RunRecord = serde_json::from_str(&text).map_err(|e| {
+                LabError::Invalid(format!("{}: not a schedule record: {e}", path.display()))
+            })?;
+            if records.iter().any(|r| r.seed == record.seed) {
+                return Err(LabError::Invalid(format!(
+                    "seed {} is in two of the directories ({}); give each seed once",
+                    record.seed,
+                    path.display()
+                )));
+            }
+            records.push(record);
+        }
+    }
+    records.sort_by_key(|r| r.seed);
+    Ok(records)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn record(seed: u64) -> RunRecord {
+        RunRecord {
+            seed,
+            shape: crate::chaos::record::ClusterShape {
+                nodes: 2,
+                stack: "ours".into(),
+                qdisk: true,
+                fencing: "ipmi".into(),
+                timing: "demo".into(),
+            },
+            verdict: Verdict::Ok,
+            error: None,
+            duration_s: 30.0,
+            faults_end_s: 31.0,
+            recovery_bound_s: 50.0,
+            recovered_after_s: Some(0.0),
+            longest_outage_s: 0.0,
+            faults: Vec::new(),
+            samples: Vec::new(),
+            fences: Vec::new(),
+            ownership: Vec::new(),
+            violations: Vec::new(),
+            timeline: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn campaigns_run_side_by_side_merge_in_seed_order_and_a_seed_counts_once() {
+        let a = tempfile::tempdir().expect("tmp");
+        let b = tempfile::tempdir().expect("tmp");
+        for seed in [3, 1] {
+            save(a.path(), &record(seed)).expect("save");
+        }
+        save(b.path(), &record(2)).expect("save");
+        std::fs::create_dir(b.path().join("seed-9")).expect("a seed still running");
+        let dirs = [a.path().to_path_buf(), b.path().to_path_buf()];
+        let seeds: Vec<u64> = load_records(&dirs)
+            .expect("load")
+            .iter()
+            .map(|r| r.seed)
+            .collect();
+        assert_eq!(seeds, [1, 2, 3]);
+        save(b.path(), &record(3)).expect("save");
+        let e = load_records(&dirs).expect_err("twice").to_string();
+        assert!(e.contains("seed 3 is in two of the directories"), "{e}");
+    }
 
     #[test]
     fn seed_ranges_parse_with_clear_errors() {
