@@ -8,8 +8,9 @@
 //! never retransmits into a second run), `chassis power on` brings the links back and
 //! starts the node's configured daemons. A BMC can be frozen ([`Bmc::freeze`]: requests go
 //! unanswered, and are answered late once it thaws) or made slow ([`Bmc::slow`]: frozen for
-//! most of every period, so answers come seconds late, as from a BMC whose firmware is busy). Clients must pass `-C 3` to ipmitool: ipmi_sim
-//! does not answer the cipher suite list request ipmitool sends otherwise (10–14 s).
+//! most of every period, so answers come seconds late, as from a BMC whose firmware is
+//! busy). Clients must pass `-C 3` to ipmitool: ipmi_sim does not answer the cipher suite
+//! list request ipmitool sends otherwise (10–14 s).
 
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
