@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
-use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -320,18 +319,7 @@ pub fn run(config: &FencedConfig, stop: Arc<AtomicBool>) -> Result<(), String> {
     }
 
     let socket = &config.socket;
-    if socket.exists() {
-        if UnixStream::connect(socket).is_ok() {
-            return Err(format!("another fenced answers on {}", socket.display()));
-        }
-        std::fs::remove_file(socket).map_err(|e| format!("{}: {e}", socket.display()))?;
-    }
-    if let Some(dir) = socket.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    }
-    let listener = UnixListener::bind(socket).map_err(|e| format!("{}: {e}", socket.display()))?;
-    std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o600))
-        .map_err(|e| format!("{}: {e}", socket.display()))?;
+    let listener = plumbing::socket::bind_private(socket, "fenced").map_err(|e| e.to_string())?;
     let (tx, rx) = channel::<Msg>();
     let server_tx = tx.clone();
     let context = Arc::new(AckContext {

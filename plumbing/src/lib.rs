@@ -3,7 +3,9 @@
 //! depends on no member of the workspace.
 //!
 //! - [`duration`]: a duration in the cluster file, read one way everywhere;
-//! - [`text`]: line numbers of positions in a file, for `file:line` errors.
+//! - [`text`]: line numbers of positions in a file, for `file:line` errors;
+//! - [`socket`]: the API sockets, private and never stolen from a live daemon.
 
 pub mod duration;
+pub mod socket;
 pub mod text;

@@ -2,8 +2,7 @@
 //! commands passed to the loop.
 
 use std::io::{BufRead, BufReader, Write};
-use std::os::unix::fs::PermissionsExt;
-use std::os::unix::net::{UnixListener, UnixStream};
+use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::sync::mpsc::{channel, Sender};
 use std::sync::{Arc, Mutex};
@@ -19,23 +18,10 @@ pub struct Shared {
     pub status: Mutex<StatusReply>,
 }
 
-/// Binds the socket (replacing a stale one, refusing when a live hbd answers), mode 0600.
+/// Binds the socket ([`plumbing::socket::bind_private`]: a stale one replaced, a live hbd's
+/// refused, mode 0600) and serves it on background threads.
 pub fn serve(path: &Path, shared: Arc<Shared>, tx: Sender<Ev>) -> std::io::Result<()> {
-    if path.exists() {
-        if UnixStream::connect(path).is_ok() {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::AddrInUse,
-                "another hbd answers there; stop it first",
-            ));
-        }
-        std::fs::remove_file(path)?;
-    }
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
-    }
-    let listener = UnixListener::bind(path)?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    let listener = plumbing::socket::bind_private(path, "hbd")?;
     std::thread::Builder::new()
         .name("hbd api".into())
         .spawn(move || {

@@ -1,8 +1,7 @@
 //! The API socket: status snapshots and event streams (see [`crate::api`]).
 
 use std::io::{BufRead, BufReader, Write};
-use std::os::unix::fs::PermissionsExt;
-use std::os::unix::net::{UnixListener, UnixStream};
+use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::sync::mpsc::{channel, Sender};
 use std::sync::{Arc, Mutex};
@@ -32,20 +31,7 @@ impl Shared {
 /// Binds the socket (replacing a stale one; refusing if a live qdiskd answers there), mode
 /// 0600, and serves it on background threads.
 pub fn serve(path: &Path, shared: Arc<Shared>) -> std::io::Result<()> {
-    if path.exists() {
-        if UnixStream::connect(path).is_ok() {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::AddrInUse,
-                format!("another qdiskd answers on {}", path.display()),
-            ));
-        }
-        std::fs::remove_file(path)?;
-    }
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let listener = UnixListener::bind(path)?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    let listener = plumbing::socket::bind_private(path, "qdiskd")?;
     std::thread::spawn(move || {
         for stream in listener.incoming().map_while(Result::ok) {
             let shared = Arc::clone(&shared);
