@@ -31,8 +31,7 @@ enum Msg {
 
 /// Reads `CLOCK_BOOTTIME`.
 pub fn boot_now() -> BootTime {
-    let ts = rustix::time::clock_gettime(rustix::time::ClockId::Boottime);
-    BootTime(Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
+    BootTime::now()
 }
 
 fn wall_now() -> u64 {

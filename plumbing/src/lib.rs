@@ -4,8 +4,10 @@
 //!
 //! - [`duration`]: a duration in the cluster file, read one way everywhere;
 //! - [`text`]: line numbers of positions in a file, for `file:line` errors;
-//! - [`socket`]: the API sockets, private and never stolen from a live daemon.
+//! - [`socket`]: the API sockets, private and never stolen from a live daemon;
+//! - [`time`]: the cores' clock, `CLOCK_BOOTTIME`.
 
 pub mod duration;
 pub mod socket;
 pub mod text;
+pub mod time;

@@ -210,7 +210,7 @@ fn round_ms(d: Duration) -> Duration {
 
 /// `CLOCK_BOOTTIME` now.
 fn boot_time() -> Duration {
-    qdisk::time::BootTime::now().0
+    plumbing::time::BootTime::now().0
 }
 
 /// The start time of process `pid` in clock ticks since boot (field 22 of its stat line,

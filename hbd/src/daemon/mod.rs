@@ -318,7 +318,7 @@ fn rand_seed() -> u64 {
 /// Reads `CLOCK_BOOTTIME`, which keeps counting through suspend (a suspended node must
 /// not believe its peers' last heartbeats are recent).
 fn now() -> Time {
-    Time(qdisk::time::BootTime::now().0)
+    Time::now()
 }
 
 struct Driver {
