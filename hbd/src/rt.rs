@@ -24,7 +24,7 @@ pub fn enter(thread: &str) {
     let Some(Some(priority)) = PRIORITY.get() else {
         return;
     };
-    if let Err(e) = qdisk::daemon::rt::set_scheduler(qdisk::config::Scheduler::Rr, *priority) {
+    if let Err(e) = plumbing::rt::set_scheduler(plumbing::rt::Scheduler::Rr, *priority) {
         tracing::warn!("{thread}: {e}; continuing with the normal scheduler");
     }
 }

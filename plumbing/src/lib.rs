@@ -5,9 +5,13 @@
 //! - [`duration`]: a duration in the cluster file, read one way everywhere;
 //! - [`text`]: line numbers of positions in a file, for `file:line` errors;
 //! - [`socket`]: the API sockets, private and never stolen from a live daemon;
-//! - [`time`]: the cores' clock, `CLOCK_BOOTTIME`.
+//! - [`time`]: the cores' clock, `CLOCK_BOOTTIME`;
+//! - [`selffence`]: self-fence actions, checked at start, fired naming the daemon;
+//! - [`rt`]: locked memory and real-time scheduling.
 
 pub mod duration;
+pub mod rt;
+pub mod selffence;
 pub mod socket;
 pub mod text;
 pub mod time;

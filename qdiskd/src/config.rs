@@ -59,37 +59,11 @@ pub struct ConfigError {
     pub message: String,
 }
 
-/// How a node fences itself.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum SelfFenceAction {
-    /// Reboot the machine at once (`reboot(2)`, no sync): production.
-    Reboot,
-    /// Kill every process of qdiskd's own cgroup (`cgroup.kill`): test labs, where a "node"
-    /// is a cgroup of a shared machine. Refused in the root cgroup.
-    KillCgroup,
-}
+/// What a node does when it must fence itself: the workspace's one action type.
+pub use plumbing::selffence::SelfFenceAction;
 
-impl std::fmt::Display for SelfFenceAction {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            SelfFenceAction::Reboot => "reboot",
-            SelfFenceAction::KillCgroup => "kill-cgroup",
-        })
-    }
-}
-
-/// Real-time scheduling class.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Scheduler {
-    /// SCHED_RR (Red Hat's default).
-    Rr,
-    /// SCHED_FIFO.
-    Fifo,
-    /// SCHED_OTHER (priority is a nice value).
-    Other,
-}
+/// Real-time scheduling class: the workspace's one type.
+pub use plumbing::rt::Scheduler;
 
 /// A duration in the cluster file: the workspace's one reading (units or seconds).
 pub use plumbing::duration::ConfigDuration;

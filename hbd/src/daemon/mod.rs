@@ -294,13 +294,13 @@ fn realtime(hacf: &crate::config::HaCf) {
         tracing::info!("realtime off: normal scheduling, memory not locked");
         return;
     }
-    match qdisk::daemon::rt::lock_memory() {
+    match plumbing::rt::lock_memory() {
         Ok(()) => tracing::info!("realtime: memory locked"),
         Err(e) => tracing::warn!("{e}; continuing without locked memory"),
     }
     let priority = hacf.rtprio.map_or(1, i32::from);
     crate::rt::configure(Some(priority));
-    match qdisk::daemon::rt::set_scheduler(qdisk::config::Scheduler::Rr, priority) {
+    match plumbing::rt::set_scheduler(plumbing::rt::Scheduler::Rr, priority) {
         Ok(()) => tracing::info!(
             "realtime: SCHED_RR priority {priority} for the main loop, media, ping, qdiskd polls and fenced notices"
         ),

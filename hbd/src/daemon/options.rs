@@ -24,21 +24,24 @@ impl std::fmt::Display for SelfFence {
 }
 
 /// A self-fence action checked at start and ready to fire.
-pub type Armed = qdisk::daemon::fence::Armed;
+pub type Armed = plumbing::selffence::Armed;
 
 impl SelfFence {
-    /// Checks that the action can work here.
+    /// Checks that the action can work here (its messages say "hbd").
     pub fn arm(self) -> Result<Armed, String> {
-        qdisk::daemon::fence::arm(match self {
-            SelfFence::Reboot => qdisk::config::SelfFenceAction::Reboot,
-            SelfFence::KillCgroup => qdisk::config::SelfFenceAction::KillCgroup,
-        })
+        plumbing::selffence::arm(
+            match self {
+                SelfFence::Reboot => plumbing::selffence::SelfFenceAction::Reboot,
+                SelfFence::KillCgroup => plumbing::selffence::SelfFenceAction::KillCgroup,
+            },
+            "hbd",
+        )
     }
 }
 
 /// Fences this node now.
 pub fn fire(armed: &Armed, reason: &str) -> ! {
-    qdisk::daemon::fence::fire(armed, reason)
+    plumbing::selffence::fire(armed, reason)
 }
 
 /// Everything hbd needs besides the cluster configuration.
@@ -64,4 +67,15 @@ pub struct Options {
     pub max_restarts: u32,
     /// The self-fence action.
     pub self_fence: SelfFence,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hbd_arms_its_self_fence_in_its_own_name() {
+        let armed = SelfFence::Reboot.arm().expect("reboot arms anywhere");
+        assert_eq!(armed.daemon(), "hbd");
+    }
 }

@@ -1,36 +1,4 @@
-//! Locked memory and real-time scheduling, as Red Hat's qdiskd does (rr, priority 1).
+//! Locked memory and real-time scheduling, as Red Hat's qdiskd does (rr, priority 1): the
+//! workspace's one implementation ([`plumbing::rt`]).
 
-use crate::config::Scheduler;
-
-/// Locks current and future memory so a paging storm cannot stall the cycle.
-pub fn lock_memory() -> Result<(), String> {
-    rustix::mm::mlockall(rustix::mm::MlockAllFlags::CURRENT | rustix::mm::MlockAllFlags::FUTURE)
-        .map_err(|e| format!("mlockall: {e}"))
-}
-
-/// Sets the scheduling class of this process. Children (heuristics) fall back to the normal
-/// class (`SCHED_RESET_ON_FORK`).
-#[allow(unsafe_code)]
-pub fn set_scheduler(scheduler: Scheduler, priority: i32) -> Result<(), String> {
-    let policy = match scheduler {
-        Scheduler::Rr => libc::SCHED_RR,
-        Scheduler::Fifo => libc::SCHED_FIFO,
-        Scheduler::Other => {
-            return rustix::process::setpriority_process(None, priority)
-                .map_err(|e| format!("setpriority: {e}"));
-        }
-    };
-    let param = libc::sched_param {
-        sched_priority: priority,
-    };
-    // SAFETY: sched_setscheduler reads `param` for the duration of the call only; pid 0 is
-    // this process; no memory is shared.
-    let rc = unsafe { libc::sched_setscheduler(0, policy | libc::SCHED_RESET_ON_FORK, &param) };
-    if rc != 0 {
-        return Err(format!(
-            "sched_setscheduler: {}",
-            std::io::Error::last_os_error()
-        ));
-    }
-    Ok(())
-}
+pub use plumbing::rt::{lock_memory, set_scheduler};
