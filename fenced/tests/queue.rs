@@ -677,11 +677,7 @@ fn unknown_nodes_are_refused() {
 #[test]
 fn random_schedules_keep_the_queue_invariants() {
     use rand::{Rng, SeedableRng};
-    let seeds: u64 = std::env::var("SIM_SEEDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(2000);
-    for seed in 0..seeds {
+    for seed in plumbing::seeds::seeds(2000) {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
         let mut c = cfg();
         c.rng_seed = seed;

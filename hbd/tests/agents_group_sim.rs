@@ -112,14 +112,7 @@ fn random_resource(rng: &mut ChaCha8Rng) -> SimResource {
 }
 
 fn seeds() -> Vec<u64> {
-    if let Some(seed) = std::env::var("SIM_SEED").ok().and_then(|s| s.parse().ok()) {
-        return vec![seed];
-    }
-    let count = std::env::var("SIM_SEEDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(2000);
-    (0..count).collect()
+    plumbing::seeds::seeds(2000)
 }
 
 const POLICY: StopPolicy = StopPolicy {

@@ -20,27 +20,7 @@ fn secs(s: u64) -> Time {
 /// The seeds to run: `SIM_SEED` alone, or `SIM_SEEDS` from `SIM_BASE` (random, printed).
 fn seeds() -> Vec<u64> {
     cluster::init_trace();
-    if let Some(seed) = std::env::var("SIM_SEED").ok().and_then(|s| s.parse().ok()) {
-        return vec![seed];
-    }
-    let count: u64 = std::env::var("SIM_SEEDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(2000);
-    let base: u64 = std::env::var("SIM_BASE")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            let t = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap_or_default();
-            (t.as_nanos() as u64 % 1_000_000) * 1000
-        });
-    println!(
-        "cluster simulation: seeds {base}..{} (SIM_BASE={base})",
-        base + count
-    );
-    (base..base + count).collect()
+    plumbing::seeds::seeds_from_random_base(2000, "cluster simulation")
 }
 
 /// Runs `seeds` in parallel on every core; returns the failures' reports.

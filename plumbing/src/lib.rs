@@ -7,10 +7,12 @@
 //! - [`socket`]: the API sockets, private and never stolen from a live daemon;
 //! - [`time`]: the cores' clock, `CLOCK_BOOTTIME`;
 //! - [`selffence`]: self-fence actions, checked at start, fired naming the daemon;
-//! - [`rt`]: locked memory and real-time scheduling.
+//! - [`rt`]: locked memory and real-time scheduling;
+//! - [`seeds`]: which seeded schedules the simulations run (`SIM_SEED`, `SIM_SEEDS`).
 
 pub mod duration;
 pub mod rt;
+pub mod seeds;
 pub mod selffence;
 pub mod socket;
 pub mod text;

@@ -270,14 +270,7 @@ fn a_foreign_block_in_our_slot_fences_before_any_write() {
 }
 
 fn seeds() -> Vec<u64> {
-    if let Some(seed) = std::env::var("SIM_SEED").ok().and_then(|s| s.parse().ok()) {
-        return vec![seed];
-    }
-    let count = std::env::var("SIM_SEEDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(2000);
-    (0..count).collect()
+    plumbing::seeds::seeds(2000)
 }
 
 #[test]
@@ -380,10 +373,7 @@ fn a_write_stuck_past_the_eviction_lands_unless_the_watchdog_reset_the_node() {
 #[test]
 fn master_failover_fits_the_timing_rule() {
     let mut worst = Duration::ZERO;
-    let count = std::env::var("SIM_SEEDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(300u64);
+    let count = plumbing::seeds::count(300);
     for seed in 0..count {
         let layout = if seed % 2 == 0 {
             EXTENDED
@@ -579,12 +569,7 @@ fn without_a_watchdog_silence_proves_nothing_and_the_pill_waits_for_the_node() {
 fn poison_pills_under_random_faults_never_declare_a_running_node_fenced() {
     let mut outcomes = std::collections::BTreeMap::<String, usize>::new();
     // 1000 schedules unless SIM_SEEDS or SIM_SEED say otherwise.
-    let explicit = std::env::var("SIM_SEEDS").is_ok() || std::env::var("SIM_SEED").is_ok();
-    let seeds: Vec<u64> = if explicit {
-        seeds()
-    } else {
-        (0..1000).collect()
-    };
+    let seeds = plumbing::seeds::seeds(1000);
     for seed in seeds {
         let layout = if seed % 3 == 0 {
             Layout::Classic
