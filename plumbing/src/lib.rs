@@ -8,9 +8,11 @@
 //! - [`time`]: the cores' clock, `CLOCK_BOOTTIME`;
 //! - [`selffence`]: self-fence actions, checked at start, fired naming the daemon;
 //! - [`rt`]: locked memory and real-time scheduling;
-//! - [`seeds`]: which seeded schedules the simulations run (`SIM_SEED`, `SIM_SEEDS`).
+//! - [`seeds`]: which seeded schedules the simulations run (`SIM_SEED`, `SIM_SEEDS`);
+//! - [`man`]: manual pages from the programs' own `--help` definitions (`PROGRAM --man`).
 
 pub mod duration;
+pub mod man;
 pub mod rt;
 pub mod seeds;
 pub mod selffence;

@@ -60,6 +60,9 @@ struct Args {
 }
 
 fn main() {
+    if plumbing::man::print_if_asked(<Args as clap::CommandFactory>::command()) {
+        return;
+    }
     let args = Args::parse();
     tracing_subscriber::fmt()
         .with_max_level(if args.debug {

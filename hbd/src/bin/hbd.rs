@@ -177,6 +177,9 @@ fn report(loaded: &Parsed<Config>, what: &str) -> Option<Config> {
 }
 
 fn main() -> ExitCode {
+    if plumbing::man::print_if_asked(<Args as clap::CommandFactory>::command()) {
+        return ExitCode::SUCCESS;
+    }
     let args = Args::parse();
     let local = match &args.node {
         Some(n) => LocalNode::Named(NodeName::new(n)),

@@ -143,6 +143,9 @@ fn print_check(config: &QdiskdConfig) {
 }
 
 fn main() {
+    if plumbing::man::print_if_asked(<Args as clap::CommandFactory>::command()) {
+        return;
+    }
     let args = Args::parse();
     tracing_subscriber::fmt()
         .with_max_level(if args.debug {

@@ -3,6 +3,10 @@
 use clap::Parser;
 
 fn main() {
+    if plumbing::man::print_if_asked(<tools::fence::node::Args as clap::CommandFactory>::command())
+    {
+        return;
+    }
     let args = tools::fence::node::Args::parse();
     std::process::exit(tools::fence::node::run(&args));
 }

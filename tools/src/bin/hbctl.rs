@@ -133,6 +133,9 @@ impl From<Set> for GroupSet {
 }
 
 fn main() -> ExitCode {
+    if plumbing::man::print_if_asked(<Cli as clap::CommandFactory>::command()) {
+        return ExitCode::SUCCESS;
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return ExitCode::from(usage_error(&e)),
