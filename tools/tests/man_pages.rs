@@ -72,3 +72,26 @@ fn every_program_has_a_manual_page_with_every_option_of_its_help() {
         }
     }
 }
+
+#[test]
+fn every_fence_agent_has_a_manual_page_from_its_parameters() {
+    for name in [
+        "fence_qd_ipmilan",
+        "fence_qd_ifmib",
+        "fence_qd_cisco_mds",
+        "fence_qd_brocade",
+        "fence_qd_rps10",
+        "fence_qd_apcsmart",
+        "fence_qd_nw_rpc100s",
+        "fence_qd_lcus",
+        "fence_qd_usbhub",
+        "fence_qd_usbrelay",
+        "fence_qd_poison",
+    ] {
+        let bin = binary("tools", name);
+        let page = output(&bin, "--man");
+        assert!(page.contains(&format!(".TH {name} 8")), "{name}:\n{page}");
+        assert!(page.contains("\\-\\-action"), "{name}: no --action");
+        assert!(page.contains("EXIT STATUS"), "{name}");
+    }
+}

@@ -49,6 +49,11 @@ pub fn main_with(plugin: &Plugin) -> i32 {
     // A killed agent must not leave a serial port's lock file behind.
     crate::serial::lock::install_signal_cleanup();
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--man") {
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(&super::man::page(plugin));
+        return EXIT_OK;
+    }
     let stdin = if args.is_empty() {
         let mut text = String::new();
         if let Err(e) = std::io::stdin().read_to_string(&mut text) {
