@@ -327,7 +327,7 @@ impl FencedConfig {
         let mut node_ids = BTreeMap::new();
         // A copy-pasted [[node]] whose name was not changed would silently replace the first
         // one's fencing: fence_node web1 would run the second's devices and report web1 fenced.
-        let mut names_seen: BTreeMap<String, (String, usize)> = BTreeMap::new();
+        let mut names_seen = plumbing::text::NodeNames::default();
         let mut ids_seen: BTreeMap<u32, String> = BTreeMap::new();
         for spanned in &raw.node {
             let n = spanned.get_ref();
@@ -338,19 +338,9 @@ impl FencedConfig {
                     "a [[node]] has an empty name: give its host name (uname -n)".into(),
                 ));
             }
-            if let Some((first, first_line)) =
-                names_seen.insert(n.name.to_lowercase(), (n.name.clone(), line))
-            {
-                return Err(err(
-                    Some(spanned.span()),
-                    format!(
-                        "node {:?} is listed twice (as {first:?} on line {first_line}; names \
-                         differing only in case are the same host): give each [[node]] its \
-                         own name",
-                        n.name
-                    ),
-                ));
-            }
+            names_seen
+                .add(&n.name, line)
+                .map_err(|e| err(Some(spanned.span()), e))?;
             if let Some(id) = n.id {
                 if id == 0 {
                     return Err(err(

@@ -290,24 +290,14 @@ impl QdiskdConfig {
         let q = q.into_inner();
 
         let mut ids = std::collections::BTreeMap::new();
-        let mut names = std::collections::BTreeMap::new();
+        let mut names = plumbing::text::NodeNames::default();
         for node in &raw.node {
             let span = node.span();
             let n = node.get_ref();
             let line = line_of(text, span.start);
-            if let Some((first, first_line)) =
-                names.insert(n.name.to_lowercase(), (n.name.clone(), line))
-            {
-                return Err(err(
-                    Some(span),
-                    format!(
-                        "node {:?} is listed twice (as {first:?} on line {first_line}; names \
-                         differing only in case are the same host): give each [[node]] its \
-                         own name",
-                        n.name
-                    ),
-                ));
-            }
+            names
+                .add(&n.name, line)
+                .map_err(|e| err(Some(span.clone()), e))?;
             if *n.id.get_ref() == 0 {
                 return Err(err(
                     Some(n.id.span()),

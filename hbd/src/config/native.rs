@@ -316,21 +316,12 @@ pub fn load_native(path: &Path, local: &LocalNode) -> Parsed<Config> {
     // heartbeat tolerates a repeated `node` line; a repeated [[node]] table is a copy-paste
     // whose name was not changed, and the cluster file's other readers would pair it with the
     // wrong fence devices or disk slot.
-    let mut names_seen: std::collections::BTreeMap<String, (String, usize)> = Default::default();
+    let mut names_seen = plumbing::text::NodeNames::default();
     for n in &file.node {
         let name = &n.get_ref().name;
         let line = at(n.span());
-        if let Some((first, first_line)) =
-            names_seen.insert(name.to_lowercase(), (name.clone(), line))
-        {
-            errors.push(native_error(
-                path,
-                line,
-                format!(
-                    "node {name:?} is listed twice (as {first:?} on line {first_line}; names \
-                     differing only in case are the same host): give each [[node]] its own name"
-                ),
-            ));
+        if let Err(e) = names_seen.add(name, line) {
+            errors.push(native_error(path, line, e));
             continue;
         }
         cf.push(format!("node {name}"), line);
